@@ -1,0 +1,63 @@
+//! # duroxide
+//!
+//! An embeddable durable-execution runtime. Write **orchestrations** (deterministic async
+//! functions that decide what happens) and **activities** (async functions that do the work);
+//! the runtime records every decision in a durable history and, after a crash or restart,
+//! replays the orchestration over that history so it continues exactly where it stopped.
+//!
+//! The default store is an embedded [sled](providers::sled::SledProvider) database, so a
+//! single binary needs no server.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use duroxide::{ActivityContext, Client, OrchestrationContext, OrchestrationRegistry, OrchestrationStatus};
+//! use duroxide::runtime::{self, registry::ActivityRegistry};
+//! use duroxide::providers::sled::SledProvider;
+//!
+//! # #[tokio::main]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let store = Arc::new(SledProvider::new("./data", None).await?);
+//! let activities = ActivityRegistry::builder()
+//!     .register("Hello", |_ctx: ActivityContext, name: String| async move { Ok(format!("Hello, {name}!")) })
+//!     .build();
+//! let orchestrations = OrchestrationRegistry::builder()
+//!     .register("HelloWorld", |ctx: OrchestrationContext, name: String| async move {
+//!         ctx.schedule_activity("Hello", name).await
+//!     })
+//!     .build();
+//! let rt = runtime::Runtime::start_with_store(store.clone(), activities, orchestrations).await;
+//! let client = Client::new(store);
+//! client.start_orchestration("inst-1", "HelloWorld", "Rust").await?;
+//! let status = client.wait_for_orchestration("inst-1", std::time::Duration::from_secs(5)).await?;
+//! assert_eq!(status, OrchestrationStatus::Completed { output: "Hello, Rust!".into() });
+//! rt.shutdown(None).await;
+//! # Ok(())
+//! # }
+//! ```
+//!
+//! Layers (each only uses the ones below it): the authoring API and pure replay engine
+//! ([`orchestration`]), the [`runtime`] with its two dispatchers, the [`providers`] (stores),
+//! and the [`codec`] for stored records.
+
+pub mod activity;
+pub mod client;
+mod clock;
+pub mod codec;
+pub mod error;
+pub mod history;
+pub mod json;
+pub mod orchestration;
+pub mod providers;
+pub mod registry;
+pub mod runtime;
+
+pub use activity::ActivityContext;
+pub use client::{Client, InstanceTree, OrchestrationStatus};
+pub use error::{AppErrorKind, ClientError, ConfigErrorKind, ErrorDetails, ProviderError};
+pub use history::{Event, EventKind, ParentLink};
+pub use orchestration::{
+    Action, BackoffStrategy, ContinueAsNew, DurableFuture, Either2, Either3, OrchestrationContext,
+    RetryPolicy,
+};
+pub use registry::{ActivityRegistry, OrchestrationRegistry};
+pub use runtime::{Runtime, RuntimeOptions};

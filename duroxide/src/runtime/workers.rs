@@ -1,0 +1,257 @@
+//! The worker dispatcher: run activities and commit each result with the ack of its work item.
+//!
+//! Activities run at least once. While one runs, its work-item lock is renewed; if renewal
+//! fails (the lock expired and someone else may hold it) the activity is aborted and its
+//! result is never committed. When the calling instance ends (completes, fails, is cancelled,
+//! continues as new or is deleted) the activity's context is cancelled, and after a grace
+//! period the activity is aborted; its work item is then acked without a result.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use tokio::sync::{watch, OwnedSemaphorePermit, Semaphore};
+use tokio::task::JoinSet;
+
+use super::RuntimeOptions;
+use crate::activity::ActivityContext;
+use crate::error::{AppErrorKind, ConfigErrorKind, ErrorDetails, ProviderError};
+use crate::providers::{ActivityWorkItem, OrchestratorMessage, Provider, WorkItemLease};
+use crate::registry::ActivityRegistry;
+
+pub(crate) struct WorkerDispatcher {
+    pub(crate) store: Arc<dyn Provider>,
+    pub(crate) registry: ActivityRegistry,
+    pub(crate) options: Arc<RuntimeOptions>,
+    pub(crate) next_worker: AtomicU64,
+}
+
+/// How an activity run ended.
+enum Ran {
+    Finished(Result<String, String>),
+    Panicked(String),
+    /// The instance ended; the result (if any) is not wanted.
+    Cancelled,
+    /// The lock was lost: someone else may be running the item now.
+    LockLost,
+}
+
+impl WorkerDispatcher {
+    pub(crate) async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
+        let slots = Arc::new(Semaphore::new(self.options.worker_concurrency.max(1)));
+        let mut running = JoinSet::new();
+        loop {
+            while running.try_join_next().is_some() {}
+            if *shutdown.borrow() {
+                break;
+            }
+            let permit = tokio::select! {
+                p = Arc::clone(&slots).acquire_owned() => match p { Ok(p) => p, Err(_) => break },
+                _ = shutdown.changed() => break,
+            };
+            let fetched = tokio::select! {
+                r = self.store.fetch_work_item(self.options.worker_lock_timeout, self.options.dispatcher_idle_wait) => r,
+                _ = shutdown.changed() => break,
+            };
+            match fetched {
+                Ok(Some(lease)) => {
+                    let this = Arc::clone(&self);
+                    running.spawn(async move { this.execute(lease, permit).await });
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(target: "duroxide::runtime", error = %e, "fetching activity work failed");
+                    tokio::select! {
+                        _ = tokio::time::sleep(self.options.retry_delay) => {}
+                        _ = shutdown.changed() => break,
+                    }
+                }
+            }
+        }
+        // Graceful: let running activities finish (the runtime's shutdown timeout bounds this).
+        while running.join_next().await.is_some() {}
+    }
+
+    async fn execute(&self, lease: WorkItemLease, _permit: OwnedSemaphorePermit) {
+        let WorkItemLease {
+            item,
+            lock_token,
+            attempt,
+        } = lease;
+        let completion = match self.registry.get(&item.name) {
+            None => Some(failed(
+                &item,
+                ErrorDetails::configuration(
+                    ConfigErrorKind::UnregisteredActivity,
+                    item.name.clone(),
+                    format!("activity '{}' is not registered", item.name),
+                ),
+            )),
+            Some(handler) => {
+                let worker_id = format!(
+                    "{}-{}",
+                    std::process::id(),
+                    self.next_worker.fetch_add(1, Ordering::Relaxed)
+                );
+                let (ctx, cancel) = ActivityContext::new(
+                    item.instance.clone(),
+                    item.execution_id,
+                    item.orchestration_name.clone(),
+                    item.orchestration_version.clone(),
+                    item.name.clone(),
+                    item.id,
+                    worker_id,
+                    attempt,
+                );
+                let task = tokio::spawn(handler(ctx, item.input.clone()));
+                match self.supervise(&item, &lock_token, task, cancel).await {
+                    Ran::Finished(Ok(output)) if output.len() > self.options.max_payload_bytes => Some(failed(
+                        &item,
+                        ErrorDetails::configuration(
+                            ConfigErrorKind::PayloadTooLarge,
+                            item.name.clone(),
+                            format!(
+                                "output of activity '{}' is {} bytes, more than the limit of {} bytes",
+                                item.name,
+                                output.len(),
+                                self.options.max_payload_bytes
+                            ),
+                        ),
+                    )),
+                    Ran::Finished(Ok(result)) => Some(OrchestratorMessage::ActivityCompleted {
+                        instance: item.instance.clone(),
+                        execution_id: item.execution_id,
+                        id: item.id,
+                        result,
+                    }),
+                    Ran::Finished(Err(error)) => Some(failed(
+                        &item,
+                        ErrorDetails::Application {
+                            kind: AppErrorKind::ActivityFailed,
+                            message: truncate(error, self.options.max_payload_bytes),
+                            retryable: false,
+                        },
+                    )),
+                    Ran::Panicked(message) => Some(failed(
+                        &item,
+                        ErrorDetails::Application {
+                            kind: AppErrorKind::Panicked,
+                            message: format!("activity '{}' panicked: {message}", item.name),
+                            retryable: false,
+                        },
+                    )),
+                    Ran::Cancelled => None,
+                    Ran::LockLost => {
+                        tracing::warn!(target: "duroxide::runtime", instance_id = %item.instance, activity = %item.name, "activity lock lost; its result is discarded");
+                        return;
+                    }
+                }
+            }
+        };
+        match self.store.ack_work_item(&lock_token, completion).await {
+            Ok(()) => {}
+            Err(ProviderError::LockLost) => {
+                tracing::warn!(target: "duroxide::runtime", instance_id = %item.instance, activity = %item.name, "activity lock expired before its result was committed; it will run again");
+            }
+            Err(e) => {
+                tracing::warn!(target: "duroxide::runtime", instance_id = %item.instance, activity = %item.name, error = %e, "committing activity result failed; it will run again");
+            }
+        }
+    }
+
+    /// Waits for the activity while renewing its lock and watching its instance.
+    async fn supervise(
+        &self,
+        item: &ActivityWorkItem,
+        lock_token: &crate::providers::LockToken,
+        mut task: tokio::task::JoinHandle<Result<String, String>>,
+        cancel: crate::activity::CancelHandle,
+    ) -> Ran {
+        let renew_every = self.options.worker_renewal_interval();
+        let subscription = self
+            .store
+            .instance_watch()
+            .map(|w| w.subscribe(&item.instance));
+        let mut renew =
+            tokio::time::interval_at(tokio::time::Instant::now() + renew_every, renew_every);
+        let mut abort_at: Option<tokio::time::Instant> = None;
+        loop {
+            let changed = async {
+                match &subscription {
+                    Some(s) => s.notified().await,
+                    None => std::future::pending().await,
+                }
+            };
+            let grace_over = async {
+                match abort_at {
+                    Some(t) => tokio::time::sleep_until(t).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                joined = &mut task => {
+                    if abort_at.is_some() {
+                        return Ran::Cancelled;
+                    }
+                    return match joined {
+                        Ok(result) => Ran::Finished(result),
+                        Err(e) if e.is_panic() => Ran::Panicked(crate::orchestration::replay::panic_message(e.into_panic().as_ref())),
+                        Err(_) => Ran::Cancelled,
+                    };
+                }
+                _ = renew.tick() => {
+                    if let Err(e) = self.store.renew_work_item_lock(lock_token, self.options.worker_lock_timeout).await {
+                        if e == ProviderError::LockLost {
+                            task.abort();
+                            return Ran::LockLost;
+                        }
+                        tracing::warn!(target: "duroxide::runtime", instance_id = %item.instance, error = %e, "renewing activity lock failed");
+                    }
+                    if abort_at.is_none() && self.caller_ended(item).await {
+                        cancel.cancel();
+                        abort_at = Some(tokio::time::Instant::now() + self.options.activity_cancellation_grace);
+                    }
+                }
+                _ = changed => {
+                    if abort_at.is_none() && self.caller_ended(item).await {
+                        cancel.cancel();
+                        abort_at = Some(tokio::time::Instant::now() + self.options.activity_cancellation_grace);
+                    }
+                }
+                _ = grace_over => {
+                    task.abort();
+                    return Ran::Cancelled;
+                }
+            }
+        }
+    }
+
+    /// Whether the execution that scheduled the activity is over.
+    async fn caller_ended(&self, item: &ActivityWorkItem) -> bool {
+        match self.store.get_instance(&item.instance).await {
+            Ok(Some(info)) => info.status.is_terminal() || info.execution_id != item.execution_id,
+            Ok(None) => true,
+            Err(_) => false,
+        }
+    }
+}
+
+fn failed(item: &ActivityWorkItem, details: ErrorDetails) -> OrchestratorMessage {
+    OrchestratorMessage::ActivityFailed {
+        instance: item.instance.clone(),
+        execution_id: item.execution_id,
+        id: item.id,
+        details,
+    }
+}
+
+fn truncate(mut message: String, max: usize) -> String {
+    if message.len() > max {
+        let mut cut = max;
+        while !message.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        message.truncate(cut);
+        message.push_str("… (truncated)");
+    }
+    message
+}

@@ -1,0 +1,50 @@
+//! Hello world: one orchestration calling one activity, on the embedded sled store.
+//!
+//! Run with `cargo run --example hello_world`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use duroxide::providers::sled::SledProvider;
+use duroxide::runtime::{self, registry::ActivityRegistry};
+use duroxide::{
+    ActivityContext, Client, OrchestrationContext, OrchestrationRegistry, OrchestrationStatus,
+};
+
+#[tokio::main]
+async fn main() -> Result<(), Box<dyn std::error::Error>> {
+    tracing_subscriber::fmt().with_env_filter("info").init();
+    let dir = std::env::temp_dir().join(format!("duroxide-hello-{}", std::process::id()));
+    let store = Arc::new(SledProvider::new(&dir, None).await?);
+
+    let activities = ActivityRegistry::builder()
+        .register("Hello", |_ctx: ActivityContext, name: String| async move {
+            Ok(format!("Hello, {name}!"))
+        })
+        .build();
+    let orchestrations = OrchestrationRegistry::builder()
+        .register(
+            "HelloWorld",
+            |ctx: OrchestrationContext, name: String| async move {
+                ctx.trace_info("hello started");
+                let greeting = ctx.schedule_activity("Hello", name).await?;
+                Ok(greeting)
+            },
+        )
+        .build();
+
+    let rt = runtime::Runtime::start_with_store(store.clone(), activities, orchestrations).await;
+    let client = Client::new(store);
+    client
+        .start_orchestration("inst-hello-1", "HelloWorld", "Rust")
+        .await?;
+    match client
+        .wait_for_orchestration("inst-hello-1", Duration::from_secs(5))
+        .await?
+    {
+        OrchestrationStatus::Completed { output } => println!("{output}"),
+        other => println!("unexpected: {other:?}"),
+    }
+    rt.shutdown(None).await;
+    Ok(())
+}

@@ -1,0 +1,1 @@
+//! Holder crate for the runnable examples in this folder; it has no code of its own.

@@ -1,0 +1,1 @@
+//! Holder crate for the trybuild UI tests in `tests/`.
