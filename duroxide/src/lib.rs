@@ -47,6 +47,8 @@ pub mod error;
 pub mod history;
 pub mod json;
 pub mod orchestration;
+#[cfg(feature = "provider-test")]
+pub mod provider_tests;
 pub mod providers;
 pub mod registry;
 pub mod runtime;
