@@ -518,4 +518,85 @@ impl Client {
         self.store.delete_executions(instance, &prune).await?;
         Ok(prune.len())
     }
+
+    /// The root instances (not sub-orchestrations) matching `filter`, sorted by id.
+    async fn select_roots(
+        &self,
+        filter: &InstanceFilter,
+        finished_only: bool,
+    ) -> Result<Vec<InstanceInfo>, ClientError> {
+        let ids = match &filter.instance_ids {
+            Some(ids) => ids.clone(),
+            None => self.store.list_instances().await?,
+        };
+        let cutoff = filter.finished_before.map(crate::clock::system_time_ms);
+        let mut selected = Vec::new();
+        for id in ids {
+            let Some(info) = self.store.get_instance(&id).await? else {
+                continue;
+            };
+            if info.parent.is_some() && filter.instance_ids.is_none() {
+                continue; // reached through its root
+            }
+            let finished = info.status.is_terminal();
+            if finished_only && !finished {
+                continue;
+            }
+            if let Some(cutoff) = cutoff {
+                if !finished || info.updated_at_ms >= cutoff {
+                    continue;
+                }
+            }
+            selected.push(info);
+            if filter.limit.is_some_and(|limit| selected.len() >= limit) {
+                break;
+            }
+        }
+        Ok(selected)
+    }
+
+    /// Deletes every *finished* instance matching `filter` (running ones are skipped), each
+    /// with its sub-orchestrations. Returns the ids deleted.
+    pub async fn delete_instance_bulk(
+        &self,
+        filter: InstanceFilter,
+    ) -> Result<Vec<String>, ClientError> {
+        let mut deleted = Vec::new();
+        for info in self.select_roots(&filter, true).await? {
+            match self.delete_instance(&info.instance, false).await {
+                Ok(ids) => deleted.extend(ids),
+                // A child still running keeps its tree; a concurrent delete already did it.
+                Err(ClientError::InvalidInput(_) | ClientError::InstanceNotFound { .. }) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(deleted)
+    }
+
+    /// [`prune_executions`](Self::prune_executions) for every instance matching `filter`
+    /// (running ones included: their current execution is never pruned). Returns how many
+    /// executions were removed in all.
+    pub async fn prune_executions_bulk(
+        &self,
+        filter: InstanceFilter,
+        keep_last: usize,
+    ) -> Result<usize, ClientError> {
+        let mut pruned = 0;
+        for info in self.select_roots(&filter, false).await? {
+            pruned += self.prune_executions(&info.instance, keep_last).await?;
+        }
+        Ok(pruned)
+    }
+}
+
+/// Which instances a bulk operation applies to. All conditions must hold; the default
+/// selects every root instance (sub-orchestrations go with their root).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InstanceFilter {
+    /// Only these instance ids (sub-orchestrations may be named here directly).
+    pub instance_ids: Option<Vec<String>>,
+    /// Only instances that finished before this time.
+    pub finished_before: Option<std::time::SystemTime>,
+    /// At most this many instances.
+    pub limit: Option<usize>,
 }

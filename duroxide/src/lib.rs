@@ -54,7 +54,7 @@ pub mod registry;
 pub mod runtime;
 
 pub use activity::ActivityContext;
-pub use client::{Client, InstanceTree, OrchestrationStatus};
+pub use client::{Client, InstanceFilter, InstanceTree, OrchestrationStatus};
 pub use error::{AppErrorKind, ClientError, ConfigErrorKind, ErrorDetails, ProviderError};
 pub use history::{Event, EventKind, ParentLink};
 pub use orchestration::{
