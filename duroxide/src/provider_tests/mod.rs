@@ -12,6 +12,9 @@
 //! });
 //! ```
 //!
+//! [`FaultyProvider`] wraps any store and injects failures and delays, to test the runtime
+//! (not the store) against an unreliable store.
+//!
 //! The checks use real time (lock expiry, delayed visibility) with short durations; they
 //! wait on the store's own long-poll (`fetch_*` with a `wait`), never on fixed sleeps.
 
@@ -19,6 +22,7 @@
 #![allow(clippy::expect_used, clippy::unwrap_used)]
 
 mod atomicity;
+mod faults;
 mod fixtures;
 mod locks;
 mod management;
@@ -27,6 +31,7 @@ mod stress;
 mod work;
 
 pub use atomicity::*;
+pub use faults::{FaultPlan, FaultPoint, FaultyProvider};
 pub use locks::*;
 pub use management::*;
 pub use queues::*;

@@ -33,6 +33,9 @@ pub(crate) struct OrchestrationDispatcher {
     pub(crate) cache: InstanceCache,
 }
 
+/// How many times one turn's commit is tried on retryable store errors.
+const COMMIT_ATTEMPTS: u32 = 3;
+
 /// What a turn resolved to before it is committed. Built and consumed once per turn, so its
 /// size does not matter.
 #[allow(clippy::large_enum_variant)]
@@ -104,6 +107,10 @@ impl OrchestrationDispatcher {
         }
     }
 
+    /// Commits a turn. A retryable store error is retried a few times with the same commit
+    /// (the turn is deterministic and the lock still ours); if the store did commit after
+    /// all, the retry finds the lock gone and stops. Anything else abandons the item so the
+    /// turn runs again promptly instead of after the lock expires.
     async fn commit(
         &self,
         instance: &str,
@@ -111,19 +118,42 @@ impl OrchestrationDispatcher {
         commit: TurnCommit,
         engine: Option<ReplayEngine>,
     ) {
-        match self.store.ack_orchestration_item(token, commit).await {
-            Ok(()) => {
-                if let Some(engine) = engine {
-                    self.cache.put(instance.to_string(), engine);
+        let mut attempt = 1;
+        loop {
+            match self
+                .store
+                .ack_orchestration_item(token, commit.clone())
+                .await
+            {
+                Ok(()) => {
+                    if let Some(engine) = engine {
+                        self.cache.put(instance.to_string(), engine);
+                    }
+                    return;
                 }
-            }
-            Err(ProviderError::InstanceAlreadyExists(child)) => {
-                // Another start claimed a child id between our check and the commit. The
-                // turn did not happen; when it runs again the check sees the child.
-                tracing::info!(target: "duroxide::runtime", instance_id = %instance, child = %child, "turn retried: child instance appeared");
-            }
-            Err(e) => {
-                tracing::warn!(target: "duroxide::runtime", instance_id = %instance, error = %e, "committing turn failed; it will run again");
+                Err(ProviderError::InstanceAlreadyExists(child)) => {
+                    // Another start claimed a child id between our check and the commit. The
+                    // turn did not happen; when it runs again the check sees the child.
+                    tracing::info!(target: "duroxide::runtime", instance_id = %instance, child = %child, "turn retried: child instance appeared");
+                    return;
+                }
+                Err(ProviderError::LockLost) => {
+                    tracing::warn!(target: "duroxide::runtime", instance_id = %instance, "turn lost its lock before committing; it will run again");
+                    return;
+                }
+                Err(e) if e.is_retryable() && attempt < COMMIT_ATTEMPTS => {
+                    tracing::debug!(target: "duroxide::runtime", instance_id = %instance, error = %e, attempt, "committing turn failed; retrying");
+                    attempt += 1;
+                    tokio::time::sleep(self.options.retry_delay).await;
+                }
+                Err(e) => {
+                    tracing::warn!(target: "duroxide::runtime", instance_id = %instance, error = %e, "committing turn failed; it will run again");
+                    let _ = self
+                        .store
+                        .abandon_orchestration_item(token, Some(self.options.retry_delay))
+                        .await;
+                    return;
+                }
             }
         }
     }

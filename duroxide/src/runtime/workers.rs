@@ -18,6 +18,9 @@ use crate::error::{AppErrorKind, ConfigErrorKind, ErrorDetails, ProviderError};
 use crate::providers::{ActivityWorkItem, OrchestratorMessage, Provider, WorkItemLease};
 use crate::registry::ActivityRegistry;
 
+/// How many times an activity's result commit is tried on retryable store errors.
+const ACK_ATTEMPTS: u32 = 3;
+
 pub(crate) struct WorkerDispatcher {
     pub(crate) store: Arc<dyn Provider>,
     pub(crate) registry: ActivityRegistry,
@@ -147,13 +150,35 @@ impl WorkerDispatcher {
                 }
             }
         };
-        match self.store.ack_work_item(&lock_token, completion).await {
-            Ok(()) => {}
-            Err(ProviderError::LockLost) => {
-                tracing::warn!(target: "duroxide::runtime", instance_id = %item.instance, activity = %item.name, "activity lock expired before its result was committed; it will run again");
-            }
-            Err(e) => {
-                tracing::warn!(target: "duroxide::runtime", instance_id = %item.instance, activity = %item.name, error = %e, "committing activity result failed; it will run again");
+        // The result is known now: on a retryable store error, retry committing it rather
+        // than running the activity again. If the store did commit despite the error, the
+        // retry finds the lock gone and stops; the orchestration ignores a duplicate result.
+        let mut attempt = 1;
+        loop {
+            match self
+                .store
+                .ack_work_item(&lock_token, completion.clone())
+                .await
+            {
+                Ok(()) => return,
+                Err(ProviderError::LockLost) => {
+                    if attempt == 1 {
+                        tracing::warn!(target: "duroxide::runtime", instance_id = %item.instance, activity = %item.name, "activity lock expired before its result was committed; it will run again");
+                    }
+                    return;
+                }
+                Err(e) if e.is_retryable() && attempt < ACK_ATTEMPTS => {
+                    attempt += 1;
+                    tokio::time::sleep(self.options.retry_delay).await;
+                }
+                Err(e) => {
+                    tracing::warn!(target: "duroxide::runtime", instance_id = %item.instance, activity = %item.name, error = %e, "committing activity result failed; it will run again");
+                    let _ = self
+                        .store
+                        .abandon_work_item(&lock_token, Some(self.options.retry_delay))
+                        .await;
+                    return;
+                }
             }
         }
     }
