@@ -116,9 +116,12 @@ mod tests {
 
     #[test]
     fn codec_bounds_allocation_on_huge_length_prefix() {
-        // A string field claiming ~2^60 bytes must fail, not allocate.
-        let mut bytes = vec![FORMAT_V1, 7, 0];
-        bytes.extend_from_slice(&[0xff; 9]);
-        assert!(decode::<Event>(&bytes).is_err());
+        // Event 1 at time 1, ActivityScheduled (variant 1) whose name claims 4 TiB.
+        let mut bytes = vec![FORMAT_V1, 1, 1, 1, 0xfd];
+        bytes.extend_from_slice(&(1u64 << 42).to_le_bytes());
+        assert!(matches!(
+            decode::<Event>(&bytes),
+            Err(CodecError::Malformed(_))
+        ));
     }
 }
