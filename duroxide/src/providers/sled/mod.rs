@@ -228,7 +228,7 @@ impl SledProvider {
                 watch,
                 sender: Mutex::new(Some(sender)),
                 committer: Mutex::new(Some(handle)),
-                next_seq: AtomicU64::new(max_seq + 1),
+                next_seq: AtomicU64::new(max_seq.saturating_add(1)),
                 next_token: AtomicU64::new(1),
                 path,
             }),
@@ -237,16 +237,19 @@ impl SledProvider {
 
     /// Rebuilds the in-memory queue index from the queue trees. Entries that do not decode
     /// are moved, bytes untouched, to the `dead_letters` tree and logged: nothing is lost and
-    /// one bad record cannot stop the others. Returns the highest sequence number in use.
+    /// one bad record cannot stop the others. Returns the highest sequence number in use by a
+    /// good record (a bad record's key says nothing about the sequence).
     fn recover(trees: &Trees, index: &mut Index) -> Result<u64, ProviderError> {
         let mut max_seq = 0;
         let mut dead = Vec::new();
         for entry in trees.orch.iter() {
             let (key, value) = entry.map_err(storage)?;
             let seq = keys::parse_seq(&key);
-            max_seq = max_seq.max(seq.unwrap_or(0));
             match (seq, codec::decode::<OrchEntry>(&value)) {
-                (Some(seq), Ok(e)) => index.orch.add(e.message.instance(), seq, e.visible_at_ms),
+                (Some(seq), Ok(e)) => {
+                    max_seq = max_seq.max(seq);
+                    index.orch.add(e.message.instance(), seq, e.visible_at_ms);
+                }
                 (_, Err(err)) => {
                     dead.push(("orch_queue", &trees.orch, key, value, err.to_string()))
                 }
@@ -258,9 +261,11 @@ impl SledProvider {
         for entry in trees.work.iter() {
             let (key, value) = entry.map_err(storage)?;
             let seq = keys::parse_seq(&key);
-            max_seq = max_seq.max(seq.unwrap_or(0));
             match (seq, codec::decode::<WorkEntry>(&value)) {
-                (Some(seq), Ok(e)) => index.work.add(seq, e.visible_at_ms),
+                (Some(seq), Ok(e)) => {
+                    max_seq = max_seq.max(seq);
+                    index.work.add(seq, e.visible_at_ms);
+                }
                 (_, Err(err)) => {
                     dead.push(("work_queue", &trees.work, key, value, err.to_string()))
                 }
