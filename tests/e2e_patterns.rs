@@ -422,3 +422,44 @@ async fn patterns_retry_policy_retries_until_success() {
     assert_eq!(h.output("retry-1", "Retry", "").await, "ok after 3");
     assert_eq!(calls.load(Ordering::SeqCst), 3);
 }
+
+#[tokio::test]
+async fn patterns_awaiting_a_non_durable_future_fails_instead_of_hanging() {
+    let orchestrations = OrchestrationRegistry::builder()
+        .register(
+            "Sleeps",
+            |ctx: OrchestrationContext, _input: String| async move {
+                let greeting = ctx.schedule_activity("Greet", "x").await?;
+                // Wrong on purpose: a host timer is not durable and nothing would ever resume us.
+                tokio::time::sleep(Duration::from_millis(1)).await;
+                Ok(greeting)
+            },
+        )
+        .register(
+            "SelectsLoserThenPends",
+            |ctx: OrchestrationContext, _input: String| async move {
+                // The abandoned wait must not count as something that can still wake the code.
+                let _ = ctx
+                    .select2(
+                        ctx.schedule_timer(Duration::from_millis(1)),
+                        ctx.schedule_wait("Never"),
+                    )
+                    .await;
+                std::future::pending::<()>().await;
+                Ok(String::new())
+            },
+        )
+        .build();
+    let h = Harness::start(greet_activities(), orchestrations).await;
+    for (id, name) in [("nd-1", "Sleeps"), ("nd-2", "SelectsLoserThenPends")] {
+        match h.run(id, name, "").await {
+            OrchestrationStatus::Failed {
+                details: ErrorDetails::Configuration { kind, message, .. },
+            } => {
+                assert_eq!(kind, ConfigErrorKind::NonDurableWait, "{id}");
+                assert!(message.contains(name), "{message}");
+            }
+            other => panic!("{id}: expected a non-durable-wait failure, got {other:?}"),
+        }
+    }
+}

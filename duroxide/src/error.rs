@@ -71,6 +71,9 @@ pub enum ConfigErrorKind {
     HistoryCapExceeded,
     /// A payload (input, output, event data) is larger than the runtime accepts.
     PayloadTooLarge,
+    /// The code waits on something that is not durable (a tokio sleep, a channel...), with
+    /// nothing durable pending that could ever wake it.
+    NonDurableWait,
 }
 
 /// Kinds of [`ErrorDetails::Application`] failures.
@@ -200,6 +203,7 @@ impl ConfigErrorKind {
             ConfigErrorKind::Nondeterminism => "nondeterminism",
             ConfigErrorKind::HistoryCapExceeded => "history_cap_exceeded",
             ConfigErrorKind::PayloadTooLarge => "payload_too_large",
+            ConfigErrorKind::NonDurableWait => "non_durable_wait",
         }
     }
 }

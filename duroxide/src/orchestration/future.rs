@@ -39,6 +39,9 @@ impl<T> fmt::Debug for DurableFuture<T> {
 
 impl<T> DurableFuture<T> {
     pub(crate) fn new(shared: Arc<Shared>, source: Source, map: fn(Outcome) -> T) -> Self {
+        if matches!(source, Source::Wait(_)) {
+            shared.lock().open_waits += 1;
+        }
         DurableFuture {
             shared,
             source,
@@ -67,12 +70,28 @@ impl<T> DurableFuture<T> {
         }
         let outcome = state.take(&self.source)?;
         self.done = true;
+        if matches!(self.source, Source::Wait(_)) {
+            state.open_waits = state.open_waits.saturating_sub(1);
+        }
         Some((self.map)(outcome))
     }
 
     pub(crate) fn register(&self, state: &mut super::state::EngineState, cx: &Context<'_>) {
         if !self.done {
             state.register(&self.source, cx.waker());
+        }
+    }
+}
+
+impl<T> Drop for DurableFuture<T> {
+    fn drop(&mut self) {
+        // An abandoned wait (e.g. the loser of a select) can no longer wake the code. If the
+        // state is locked right now the count stays high, which only makes the engine's
+        // "nothing durable can wake this code" check more conservative.
+        if !self.done && matches!(self.source, Source::Wait(_)) {
+            if let Ok(mut state) = self.shared.try_lock() {
+                state.open_waits = state.open_waits.saturating_sub(1);
+            }
         }
     }
 }

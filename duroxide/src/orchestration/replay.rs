@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::task::{Context, Poll, Wake, Waker};
 
-use crate::error::{AppErrorKind, ErrorDetails};
+use crate::error::{AppErrorKind, ConfigErrorKind, ErrorDetails};
 use crate::history::{Event, EventKind, ParentLink};
 
 use super::action::Action;
@@ -480,6 +480,19 @@ impl ReplayEngine {
             };
         }
         match polled {
+            Poll::Pending if !st.awaiting_durable() => TurnStatus::Failed {
+                details: ErrorDetails::configuration(
+                    ConfigErrorKind::NonDurableWait,
+                    st.name.clone(),
+                    format!(
+                        "orchestration '{}' is waiting, but no activity, timer, sub-orchestration or \
+                         event wait is pending, so nothing durable can ever wake it: it awaited a \
+                         non-duroxide future (a tokio sleep, a channel, I/O...). Use \
+                         ctx.schedule_timer, ctx.schedule_wait or an activity instead",
+                        st.name
+                    ),
+                ),
+            },
             Poll::Pending => TurnStatus::Running,
             Poll::Ready(Ok(output)) => TurnStatus::Completed { output },
             Poll::Ready(Err(error)) => TurnStatus::Failed {

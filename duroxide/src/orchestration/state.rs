@@ -62,6 +62,15 @@ impl Shared {
         Arc::new(Shared(Mutex::new(state)))
     }
 
+    /// Locks the state unless it is locked already.
+    pub(crate) fn try_lock(&self) -> Result<MutexGuard<'_, EngineState>, ()> {
+        match self.0.try_lock() {
+            Ok(guard) => Ok(guard),
+            Err(std::sync::TryLockError::Poisoned(p)) => Ok(p.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => Err(()),
+        }
+    }
+
     /// Locks the state. A poisoned lock (a panic while held, which no user code can cause
     /// because user code never runs under it) still yields the data.
     pub(crate) fn lock(&self) -> MutexGuard<'_, EngineState> {
@@ -95,6 +104,10 @@ pub(crate) struct EngineState {
     externals: HashMap<String, VecDeque<Arrived>>,
     wakers: HashMap<u64, Waker>,
     event_wakers: HashMap<String, Vec<Waker>>,
+    /// Activities, timers and sub-orchestrations scheduled whose result has not arrived.
+    unresolved: usize,
+    /// Wait futures alive and not yet satisfied.
+    pub(crate) open_waits: usize,
     /// Sub-orchestrations scheduled and not yet finished: event id -> child instance.
     pub(crate) open_children: BTreeMap<u64, String>,
     /// A failure that ends the execution at the end of the turn.
@@ -139,6 +152,8 @@ impl EngineState {
             externals: HashMap::new(),
             wakers: HashMap::new(),
             event_wakers: HashMap::new(),
+            unresolved: 0,
+            open_waits: 0,
             open_children: BTreeMap::new(),
             fatal: None,
             cancel_requested: None,
@@ -229,7 +244,27 @@ impl EngineState {
             }
             _ => Scheduled::Other,
         };
+        if class != Scheduled::Other && !self.resolved.contains(&event.event_id) {
+            self.unresolved += 1;
+        }
         self.scheduled.insert(event.event_id, class);
+    }
+
+    /// Marks `source`'s result as arrived; false if it already had.
+    fn resolve(&mut self, source: u64) -> bool {
+        if !self.resolved.insert(source) {
+            return false;
+        }
+        if matches!(self.scheduled.get(&source), Some(c) if *c != Scheduled::Other) {
+            self.unresolved = self.unresolved.saturating_sub(1);
+        }
+        true
+    }
+
+    /// Whether anything durable can still wake the code: a scheduled activity, timer or
+    /// sub-orchestration without a result, or a live wait for an event.
+    pub(crate) fn awaiting_durable(&self) -> bool {
+        self.unresolved > 0 || self.open_waits > 0
     }
 
     /// Checks that a completion for `source` of the given kind may be applied now.
@@ -294,7 +329,7 @@ impl EngineState {
                 if let Some(message) = Self::deliverable(details) {
                     self.complete(*source_event_id, index, ts, Outcome::Activity(Err(message)));
                 } else {
-                    self.resolved.insert(*source_event_id);
+                    self.resolve(*source_event_id);
                     self.fatal.get_or_insert_with(|| details.clone());
                 }
             }
@@ -326,7 +361,7 @@ impl EngineState {
                         Outcome::SubOrchestration(Err(message)),
                     );
                 } else {
-                    self.resolved.insert(*source_event_id);
+                    self.resolve(*source_event_id);
                     self.fatal.get_or_insert_with(|| details.clone());
                 }
             }
@@ -363,7 +398,7 @@ impl EngineState {
     }
 
     fn complete(&mut self, source: u64, index: u64, timestamp_ms: u64, outcome: Outcome) {
-        if !self.resolved.insert(source) {
+        if !self.resolve(source) {
             return;
         }
         self.completions.insert(
