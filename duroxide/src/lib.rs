@@ -52,6 +52,7 @@ pub mod provider_tests;
 pub mod providers;
 pub mod registry;
 pub mod runtime;
+pub mod testing;
 
 pub use activity::ActivityContext;
 pub use client::{Client, InstanceFilter, InstanceTree, OrchestrationStatus};
