@@ -181,3 +181,38 @@ pub async fn history_has(client: &Client, instance: &str, kind: &str) -> bool {
         .map(|h| h.iter().any(|e| e.kind.name() == kind))
         .unwrap_or(false)
 }
+
+/// Opens (or creates) a file-backed sled store in `dir` (for tests that reopen the same
+/// directory, as after a restart or a crash).
+pub async fn open_store(dir: &std::path::Path) -> Arc<SledProvider> {
+    init_tracing();
+    Arc::new(
+        SledProvider::new(dir, None)
+            .await
+            .unwrap_or_else(|e| panic!("open sled store at {}: {e}", dir.display())),
+    )
+}
+
+impl Harness {
+    /// A runtime with [`test_options`] on the file-backed store in `dir`.
+    pub async fn open(
+        dir: &std::path::Path,
+        activities: ActivityRegistry,
+        orchestrations: OrchestrationRegistry,
+    ) -> Self {
+        Self::start_on(
+            open_store(dir).await,
+            activities,
+            orchestrations,
+            test_options(),
+        )
+        .await
+    }
+
+    /// Shuts the runtime down and drops the store and the client, so that (once the caller
+    /// holds no other clone of the store) sled's file lock is released and the directory
+    /// can be opened again.
+    pub async fn close(mut self) {
+        self.stop().await;
+    }
+}

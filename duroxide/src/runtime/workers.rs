@@ -106,6 +106,10 @@ impl WorkerDispatcher {
                     attempt,
                 );
                 let task = tokio::spawn(handler(ctx, item.input.clone()));
+                // If this future is dropped (the runtime shut down past its timeout and
+                // aborted the dispatcher), the activity must stop too rather than run on
+                // detached: dropping a JoinHandle does not abort its task.
+                let _abort_on_drop = AbortOnDrop(task.abort_handle());
                 match self.supervise(&item, &lock_token, task, cancel).await {
                     Ran::Finished(Ok(output)) if output.len() > self.options.max_payload_bytes => Some(failed(
                         &item,
@@ -257,6 +261,15 @@ impl WorkerDispatcher {
             Ok(None) => true,
             Err(_) => false,
         }
+    }
+}
+
+/// Aborts a task when dropped (aborting a finished task does nothing).
+struct AbortOnDrop(tokio::task::AbortHandle);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
