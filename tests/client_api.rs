@@ -774,7 +774,7 @@ async fn client_instance_tree_and_delete() {
     // Not while the root runs, unless forced; nothing is deleted by the refusal.
     assert!(matches!(
         h.client.delete_instance("tree", false).await,
-        Err(ClientError::InvalidInput(_))
+        Err(ClientError::InstanceStillRunning { instance }) if instance == "tree"
     ));
     for id in &all {
         assert_ne!(

@@ -163,9 +163,13 @@ async fn faults_runtime_survives_an_unreliable_store() {
         }
     }
     // Every activity whose result is in history ran at least once (at-least-once).
-    let executions = executions.lock().unwrap();
+    let mut recorded = Vec::new();
     for id in client.list_instances().await.unwrap() {
-        for event in client.read_history(&id).await.unwrap() {
+        recorded.push((id.clone(), client.read_history(&id).await.unwrap()));
+    }
+    let executions = executions.lock().unwrap();
+    for (id, history) in recorded {
+        for event in history {
             if let EventKind::ActivityCompleted {
                 source_event_id, ..
             } = event.kind
@@ -267,4 +271,38 @@ async fn faults_retryable_read_errors_never_wedge_an_instance() {
     }
     assert!(faulty.injected(FaultPoint::ReadHistory) > 0);
     rt.shutdown(None).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn faults_activity_delivered_too_often_is_poison() {
+    init_tracing();
+    let executions = Executions::default();
+    // With a budget of zero deliveries, the first delivery is already one too many: the
+    // activity must not run, and the instance fails with a Poison error.
+    let options = RuntimeOptions {
+        max_activity_deliveries: 0,
+        ..test_options()
+    };
+    let h = duroxide_tests::Harness::start_with(
+        activities(executions.clone()),
+        orchestrations(),
+        options,
+    )
+    .await;
+    match h.run("poison-1", "Child", "1").await {
+        OrchestrationStatus::Failed { details } => {
+            assert_eq!(details.category(), "poison");
+            assert!(!details.is_retryable());
+            assert!(
+                details.display_message().contains("Double"),
+                "{}",
+                details.display_message()
+            );
+        }
+        other => panic!("expected a poison failure, got {other:?}"),
+    }
+    assert!(
+        executions.lock().unwrap().is_empty(),
+        "a poison activity must not run"
+    );
 }

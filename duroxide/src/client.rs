@@ -458,9 +458,9 @@ impl Client {
     }
 
     /// Deletes an instance with all its executions and its sub-orchestrations (cascade).
-    /// A running instance is deleted only with `force` (its running activities are told to
-    /// stop); without it the call fails with [`ClientError::InstanceNotRunning`]'s opposite,
-    /// [`ClientError::InvalidInput`]. Returns the ids deleted.
+    /// A running instance (or a running sub-orchestration of it) is deleted only with
+    /// `force` (its running activities are told to stop); without it the call fails with
+    /// [`ClientError::InstanceStillRunning`] and deletes nothing. Returns the ids deleted.
     pub async fn delete_instance(
         &self,
         instance: impl AsRef<str>,
@@ -478,9 +478,9 @@ impl Client {
             for id in &ids {
                 if let Some(info) = self.store.get_instance(id).await? {
                     if !info.status.is_terminal() {
-                        return Err(ClientError::InvalidInput(format!(
-                            "instance '{id}' is still running; pass force = true to delete it"
-                        )));
+                        return Err(ClientError::InstanceStillRunning {
+                            instance: id.clone(),
+                        });
                     }
                 }
             }
@@ -566,7 +566,9 @@ impl Client {
             match self.delete_instance(&info.instance, false).await {
                 Ok(ids) => deleted.extend(ids),
                 // A child still running keeps its tree; a concurrent delete already did it.
-                Err(ClientError::InvalidInput(_) | ClientError::InstanceNotFound { .. }) => {}
+                Err(
+                    ClientError::InstanceStillRunning { .. } | ClientError::InstanceNotFound { .. },
+                ) => {}
                 Err(e) => return Err(e),
             }
         }

@@ -269,6 +269,13 @@ pub enum ClientError {
         /// Its status, in words (`"completed"` or `"failed"`).
         status: String,
     },
+    /// `delete_instance` without `force` found the instance (or one of its
+    /// sub-orchestrations) still running.
+    #[error("instance '{instance}' is still running; delete it with force = true")]
+    InstanceStillRunning {
+        /// The running instance id.
+        instance: String,
+    },
     /// `wait_for_orchestration` gave up before the instance finished.
     #[error("timed out after {timeout:?} waiting for instance '{instance}'")]
     Timeout {

@@ -49,6 +49,10 @@ pub struct RuntimeOptions {
     pub activity_cancellation_grace: Duration,
     /// Delay before retrying a turn or work item after a retryable store error. Default 1 s.
     pub retry_delay: Duration,
+    /// An activity call delivered more times than this without its result being committed
+    /// (its worker kept crashing or losing the lock) is poison: it is not run again and the
+    /// calling instance fails with a `Poison` error. Default 10.
+    pub max_activity_deliveries: u32,
 }
 
 impl Default for RuntimeOptions {
@@ -65,6 +69,7 @@ impl Default for RuntimeOptions {
             dispatcher_idle_wait: Duration::from_secs(1),
             activity_cancellation_grace: Duration::from_secs(10),
             retry_delay: Duration::from_secs(1),
+            max_activity_deliveries: 10,
         }
     }
 }

@@ -7,8 +7,10 @@
 //! that fails, nothing of the turn happened and its messages are delivered again.
 
 use std::collections::HashSet;
+use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
+use futures::FutureExt;
 use tokio::sync::watch;
 
 use super::cache::InstanceCache;
@@ -75,7 +77,19 @@ impl OrchestrationDispatcher {
                 _ = shutdown.changed() => break,
             };
             match fetched {
-                Ok(Some(item)) => self.process(item).await,
+                Ok(Some(item)) => {
+                    // A bug in turn processing must not silently kill this dispatcher loop:
+                    // log it and carry on; the item's lock expires and the turn runs again.
+                    let instance = item.instance.clone();
+                    if let Err(panic) = AssertUnwindSafe(self.process(item)).catch_unwind().await {
+                        tracing::error!(
+                            target: "duroxide::runtime",
+                            instance_id = %instance,
+                            panic = %crate::orchestration::replay::panic_message(panic.as_ref()),
+                            "processing a turn panicked; it will be retried when its lock expires"
+                        );
+                    }
+                }
                 Ok(None) => {}
                 Err(e) => {
                     tracing::warn!(target: "duroxide::runtime", error = %e, "fetching orchestration work failed");

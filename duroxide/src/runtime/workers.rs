@@ -81,6 +81,16 @@ impl WorkerDispatcher {
             attempt,
         } = lease;
         let completion = match self.registry.get(&item.name) {
+            _ if attempt > self.options.max_activity_deliveries => Some(failed(
+                &item,
+                ErrorDetails::Poison {
+                    message_kind: format!("activity '{}'", item.name),
+                    attempts: attempt - 1,
+                    message: "delivered again and again without its result ever being committed \
+                              (its worker crashed or lost the lock each time); not run again"
+                        .into(),
+                },
+            )),
             None => Some(failed(
                 &item,
                 ErrorDetails::configuration(

@@ -1,11 +1,11 @@
 //! The embedded store: [`SledProvider`], on a sled database in a local directory.
 //!
 //! - Records are encoded by [`crate::codec`] (bincode 2 behind a format byte).
-//! - All writes go through one group committer ([`committer`]): one transaction and one
+//! - All writes go through one group committer (`committer.rs`): one transaction and one
 //!   `flush()` per batch, and nothing is acknowledged before its flush, so an acknowledged
 //!   commit survives `kill -9`. With [`SledOptions::sync_on_commit`] the committer also
 //!   `fdatasync`s the database file, for power-loss durability.
-//! - Peek-locks live in memory ([`queues`]): sled allows one process per database, and a
+//! - Peek-locks live in memory (`queues.rs`): sled allows one process per database, and a
 //!   restart ends every lock holder anyway.
 //! - Dispatchers are woken by in-process notification after each commit, plus a timer for the
 //!   next due message; there is no fixed-interval polling. (`flush_async` and `watch_prefix`

@@ -386,8 +386,14 @@ mod tests {
         }
         q.release(1);
         assert_eq!(q.next_due(), Some(110)); // b's lock expiry comes first
-        assert!(q.fetch(500, 100, 4).is_none());
-        assert_eq!(q.fetch(1_000, 100, 5).unwrap(), ("a".to_string(), vec![3]));
+                                             // b's lock (taken at 10 for 100) has expired by 500: b is handed out again; a's timer
+                                             // is not due yet.
+        assert_eq!(q.fetch(500, 100, 4).unwrap(), ("b".to_string(), vec![4]));
+        assert!(q.fetch(500, 100, 5).is_none());
+        q.begin_commit(4, 550).unwrap();
+        q.remove("b", 4);
+        q.release(4);
+        assert_eq!(q.fetch(1_000, 100, 6).unwrap(), ("a".to_string(), vec![3]));
     }
 
     #[test]
