@@ -1,6 +1,7 @@
 //! Hello world: one orchestration calling one activity, on the embedded sled store.
 //!
-//! Run with `cargo run --example hello_world`.
+//! Run with `cargo run --example hello_world`. The store lives in a fresh temporary
+//! directory that is removed at the end, so every run starts from scratch.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -43,8 +44,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .await?
     {
         OrchestrationStatus::Completed { output } => println!("{output}"),
-        other => println!("unexpected: {other:?}"),
+        OrchestrationStatus::Failed { details } => {
+            return Err(format!("failed: {}", details.display_message()).into())
+        }
+        other => return Err(format!("unexpected status: {other:?}").into()),
     }
     rt.shutdown(None).await;
+    // The client holds the last handle on the store; dropping it closes the database.
+    drop(client);
+    std::fs::remove_dir_all(&dir)?;
     Ok(())
 }

@@ -64,3 +64,17 @@ pub use orchestration::{
 };
 pub use registry::{ActivityRegistry, OrchestrationRegistry};
 pub use runtime::{Runtime, RuntimeOptions};
+
+// The Rust blocks of the README and the guides are compiled as doctests, so they cannot
+// drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/ORCHESTRATION-GUIDE.md")]
+pub struct OrchestrationGuideDoctests;
+
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/providers.md")]
+pub struct ProvidersGuideDoctests;
+
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+pub struct ReadmeDoctests;
