@@ -48,9 +48,23 @@ async fn two_waiting_instances(dir: &Path) {
     h.stop().await;
 }
 
-/// Edits the raw sled database (the store must be closed).
+/// Edits the raw sled database (the store must be closed). Like `SledProvider::new`, it
+/// waits for sled's background threads of the just-dropped store to let go of the lock.
 fn with_raw_db(dir: &Path, edit: impl FnOnce(&sled::Db)) {
-    let db = sled::open(dir).expect("raw open");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let db = loop {
+        match sled::open(dir) {
+            Ok(db) => break db,
+            Err(e) if std::time::Instant::now() < deadline => {
+                assert!(
+                    e.to_string().contains("could not acquire lock"),
+                    "raw open: {e}"
+                );
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Err(e) => panic!("raw open: {e}"),
+        }
+    };
     edit(&db);
     db.flush().expect("flush");
 }

@@ -933,7 +933,6 @@ async fn client_odd_instance_ids_work_end_to_end() {
 }
 
 #[tokio::test]
-#[ignore = "BUG: an activity queued for a deleted instance delivers its result to a new instance created with the same id"]
 async fn client_delete_then_reuse_id_ignores_stale_activity_result() {
     // One worker slot, held by a blocking activity, so the deleted instance's activity call
     // is still queued when the id is reused.

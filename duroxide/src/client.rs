@@ -188,6 +188,7 @@ impl Client {
         let now = now_ms();
         let info = InstanceInfo {
             instance: instance.to_string(),
+            incarnation: crate::providers::new_incarnation(),
             name: name.to_string(),
             version: None,
             status: InstanceStatus::Pending,

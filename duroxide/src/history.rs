@@ -31,6 +31,8 @@ pub struct ParentLink {
     pub execution_id: u64,
     /// The parent's `SubOrchestrationScheduled` event id.
     pub event_id: u64,
+    /// The parent's incarnation (see `InstanceInfo::incarnation`).
+    pub incarnation: u64,
 }
 
 /// What an [`Event`] records.

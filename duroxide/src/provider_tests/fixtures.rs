@@ -16,6 +16,7 @@ pub(crate) const PATIENCE: Duration = Duration::from_secs(10);
 pub(crate) fn record(instance: &str) -> InstanceInfo {
     InstanceInfo {
         instance: instance.to_string(),
+        incarnation: 1,
         name: "Orch".into(),
         version: None,
         status: InstanceStatus::Pending,
@@ -68,6 +69,7 @@ pub(crate) fn started_event() -> Event {
 pub(crate) fn work_item(instance: &str, id: u64) -> ActivityWorkItem {
     ActivityWorkItem {
         instance: instance.to_string(),
+        incarnation: 1,
         execution_id: 1,
         id,
         name: "Act".into(),

@@ -20,6 +20,7 @@ async fn with_work_item(store: &dyn Provider, instance: &str) {
 fn completion(instance: &str) -> OrchestratorMessage {
     OrchestratorMessage::ActivityCompleted {
         instance: instance.to_string(),
+        incarnation: 1,
         execution_id: 1,
         id: 2,
         result: "done".into(),

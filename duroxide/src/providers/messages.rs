@@ -40,6 +40,8 @@ pub enum OrchestratorMessage {
     ActivityCompleted {
         /// Target instance.
         instance: String,
+        /// The incarnation of the instance the message is for.
+        incarnation: u64,
         /// Execution that scheduled it.
         execution_id: u64,
         /// Its `ActivityScheduled` event id.
@@ -51,6 +53,8 @@ pub enum OrchestratorMessage {
     ActivityFailed {
         /// Target instance.
         instance: String,
+        /// The incarnation of the instance the message is for.
+        incarnation: u64,
         /// Execution that scheduled it.
         execution_id: u64,
         /// Its `ActivityScheduled` event id.
@@ -62,6 +66,8 @@ pub enum OrchestratorMessage {
     TimerFired {
         /// Target instance.
         instance: String,
+        /// The incarnation of the instance the message is for.
+        incarnation: u64,
         /// Execution that created it.
         execution_id: u64,
         /// Its `TimerCreated` event id.
@@ -82,6 +88,8 @@ pub enum OrchestratorMessage {
     SubOrchestrationCompleted {
         /// The parent instance.
         instance: String,
+        /// The incarnation of the instance the message is for.
+        incarnation: u64,
         /// The parent execution that scheduled it.
         execution_id: u64,
         /// The parent's `SubOrchestrationScheduled` event id.
@@ -93,6 +101,8 @@ pub enum OrchestratorMessage {
     SubOrchestrationFailed {
         /// The parent instance.
         instance: String,
+        /// The incarnation of the instance the message is for.
+        incarnation: u64,
         /// The parent execution that scheduled it.
         execution_id: u64,
         /// The parent's `SubOrchestrationScheduled` event id.
@@ -110,6 +120,20 @@ pub enum OrchestratorMessage {
 }
 
 impl OrchestratorMessage {
+    /// The incarnation of the instance this message is for, if it is for one in particular
+    /// (results and timers are; events, cancellations and starts are for whichever
+    /// incarnation exists).
+    pub fn incarnation(&self) -> Option<u64> {
+        match self {
+            OrchestratorMessage::ActivityCompleted { incarnation, .. }
+            | OrchestratorMessage::ActivityFailed { incarnation, .. }
+            | OrchestratorMessage::TimerFired { incarnation, .. }
+            | OrchestratorMessage::SubOrchestrationCompleted { incarnation, .. }
+            | OrchestratorMessage::SubOrchestrationFailed { incarnation, .. } => Some(*incarnation),
+            _ => None,
+        }
+    }
+
     /// The instance this message is addressed to.
     pub fn instance(&self) -> &str {
         match self {
@@ -146,6 +170,8 @@ impl OrchestratorMessage {
 pub struct ActivityWorkItem {
     /// Calling instance.
     pub instance: String,
+    /// The calling instance's incarnation.
+    pub incarnation: u64,
     /// Calling execution.
     pub execution_id: u64,
     /// The `ActivityScheduled` event id.
@@ -158,6 +184,11 @@ pub struct ActivityWorkItem {
     pub orchestration_name: String,
     /// Calling orchestration's version.
     pub orchestration_version: String,
+}
+
+/// A fresh random incarnation number (see [`InstanceInfo::incarnation`]).
+pub fn new_incarnation() -> u64 {
+    uuid::Uuid::new_v4().as_u64_pair().0
 }
 
 /// A message to enqueue, visible from `visible_at_ms` (0 or a past time: immediately).
@@ -213,6 +244,10 @@ impl InstanceStatus {
 pub struct InstanceInfo {
     /// Instance id.
     pub instance: String,
+    /// A random number drawn when the instance is created. An instance id can be reused
+    /// after a delete; results and timers carry the incarnation they were made for, so
+    /// those of an earlier instance with the same id are recognised and dropped.
+    pub incarnation: u64,
     /// Orchestration name.
     pub name: String,
     /// Version running the current execution (`None` until the first turn resolves it).

@@ -31,8 +31,8 @@ use async_trait::async_trait;
 pub use crate::error::ProviderError;
 use crate::history::Event;
 pub use messages::{
-    ActivityWorkItem, InstanceInfo, InstanceStatus, OrchestrationItem, OrchestratorMessage,
-    QueuedMessage, TurnCommit, WorkItemLease,
+    new_incarnation, ActivityWorkItem, InstanceInfo, InstanceStatus, OrchestrationItem,
+    OrchestratorMessage, QueuedMessage, TurnCommit, WorkItemLease,
 };
 pub use watch::{InstanceSubscription, InstanceWatch};
 

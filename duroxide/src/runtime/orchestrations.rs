@@ -240,6 +240,7 @@ impl OrchestrationDispatcher {
                     };
                     let facts = TurnFacts {
                         instance: &instance,
+                        incarnation: info.incarnation,
                         name: &name,
                         version: &started_version,
                         execution_id,
@@ -273,6 +274,7 @@ impl OrchestrationDispatcher {
                 );
                 let facts = TurnFacts {
                     instance: &instance,
+                    incarnation: info.incarnation,
                     name: &name,
                     version: &version,
                     execution_id,
@@ -315,6 +317,7 @@ impl OrchestrationDispatcher {
                 let version = info.version.clone().unwrap_or_default();
                 let facts = TurnFacts {
                     instance: &instance,
+                    incarnation: info.incarnation,
                     name: &name,
                     version: &version,
                     execution_id,
@@ -422,6 +425,7 @@ impl OrchestrationDispatcher {
         let version = info.version.clone().unwrap_or_default();
         let facts = TurnFacts {
             instance: &info.instance,
+            incarnation: info.incarnation,
             name: &info.name,
             version: &version,
             execution_id: info.execution_id,
@@ -475,6 +479,11 @@ fn sort_messages(
     let mut target = None;
     let mut inputs = Vec::new();
     for message in messages {
+        if message.incarnation().is_some_and(|i| i != info.incarnation) {
+            // A result or timer of an earlier instance with this id (deleted, then reused).
+            tracing::debug!(target: "duroxide::runtime", instance_id = %instance, kind = message.kind(), "message for an earlier incarnation dropped");
+            continue;
+        }
         match message {
             OrchestratorMessage::StartOrchestration {
                 name,

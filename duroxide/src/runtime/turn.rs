@@ -18,6 +18,7 @@ use super::RuntimeOptions;
 /// The facts about the instance a turn needs besides the engine's outcome.
 pub(crate) struct TurnFacts<'a> {
     pub(crate) instance: &'a str,
+    pub(crate) incarnation: u64,
     pub(crate) name: &'a str,
     pub(crate) version: &'a str,
     pub(crate) execution_id: u64,
@@ -149,6 +150,7 @@ pub(crate) fn plan_commit(
         match action {
             Action::CallActivity { id, name, input } => work_items.push(ActivityWorkItem {
                 instance: instance.clone(),
+                incarnation: facts.incarnation,
                 execution_id: exec,
                 id,
                 name,
@@ -159,6 +161,7 @@ pub(crate) fn plan_commit(
             Action::CreateTimer { id, fire_at_ms } => messages.push(QueuedMessage {
                 message: OrchestratorMessage::TimerFired {
                     instance: instance.clone(),
+                    incarnation: facts.incarnation,
                     execution_id: exec,
                     id,
                     fire_at_ms,
@@ -176,6 +179,7 @@ pub(crate) fn plan_commit(
                 if existing.contains(&child) || created.contains(&child) {
                     messages.push(now_msg(OrchestratorMessage::SubOrchestrationFailed {
                         instance: instance.clone(),
+                        incarnation: facts.incarnation,
                         execution_id: exec,
                         id,
                         details: ErrorDetails::Application {
@@ -190,6 +194,7 @@ pub(crate) fn plan_commit(
                     instance: instance.clone(),
                     execution_id: exec,
                     event_id: id,
+                    incarnation: facts.incarnation,
                 };
                 created.insert(child.clone());
                 new_instances.push(pending_record(&child, &name, Some(parent.clone()), now));
@@ -246,6 +251,7 @@ pub(crate) fn plan_commit(
             TurnStatus::Completed { output } => {
                 Some(OrchestratorMessage::SubOrchestrationCompleted {
                     instance: parent.instance.clone(),
+                    incarnation: parent.incarnation,
                     execution_id: parent.execution_id,
                     id: parent.event_id,
                     result: output.clone(),
@@ -253,6 +259,7 @@ pub(crate) fn plan_commit(
             }
             TurnStatus::Failed { details } => Some(OrchestratorMessage::SubOrchestrationFailed {
                 instance: parent.instance.clone(),
+                incarnation: parent.incarnation,
                 execution_id: parent.execution_id,
                 id: parent.event_id,
                 details: details.clone(),
@@ -290,6 +297,7 @@ pub(crate) fn plan_commit(
         history: outcome.new_events,
         instance: Some(InstanceInfo {
             instance,
+            incarnation: facts.incarnation,
             name: facts.name.to_string(),
             version: Some(facts.version.to_string()),
             status,
@@ -321,6 +329,7 @@ pub(crate) fn pending_record(
 ) -> InstanceInfo {
     InstanceInfo {
         instance: instance.to_string(),
+        incarnation: crate::providers::new_incarnation(),
         name: name.to_string(),
         version: None,
         status: InstanceStatus::Pending,

@@ -136,6 +136,7 @@ impl WorkerDispatcher {
                     )),
                     Ran::Finished(Ok(result)) => Some(OrchestratorMessage::ActivityCompleted {
                         instance: item.instance.clone(),
+                        incarnation: item.incarnation,
                         execution_id: item.execution_id,
                         id: item.id,
                         result,
@@ -267,7 +268,11 @@ impl WorkerDispatcher {
     /// Whether the execution that scheduled the activity is over.
     async fn caller_ended(&self, item: &ActivityWorkItem) -> bool {
         match self.store.get_instance(&item.instance).await {
-            Ok(Some(info)) => info.status.is_terminal() || info.execution_id != item.execution_id,
+            Ok(Some(info)) => {
+                info.status.is_terminal()
+                    || info.execution_id != item.execution_id
+                    || info.incarnation != item.incarnation
+            }
             Ok(None) => true,
             Err(_) => false,
         }
@@ -286,6 +291,7 @@ impl Drop for AbortOnDrop {
 fn failed(item: &ActivityWorkItem, details: ErrorDetails) -> OrchestratorMessage {
     OrchestratorMessage::ActivityFailed {
         instance: item.instance.clone(),
+        incarnation: item.incarnation,
         execution_id: item.execution_id,
         id: item.id,
         details,

@@ -46,6 +46,11 @@ pub struct SledOptions {
     /// process crash but not power loss; this buys power-loss durability for a few percent
     /// to a quarter of commit throughput. Default off.
     pub sync_on_commit: bool,
+    /// How long opening waits for the directory's lock. sled lets one process open a
+    /// database at a time, and after a store is dropped sled's background threads may hold
+    /// the lock a moment longer; opening retries until this much time has passed, then fails
+    /// with a storage error saying the store is in use. Default 5 s.
+    pub lock_wait: Duration,
 }
 
 impl Default for SledOptions {
@@ -53,6 +58,7 @@ impl Default for SledOptions {
         SledOptions {
             cache_capacity_bytes: 64 * 1024 * 1024,
             sync_on_commit: false,
+            lock_wait: Duration::from_secs(5),
         }
     }
 }
@@ -173,7 +179,7 @@ impl SledProvider {
             Some(p) => config.path(p),
             None => config.temporary(true),
         };
-        let db = config.open().map_err(|e| {
+        let db = Self::open_db(&config, options.lock_wait).map_err(|e| {
             ProviderError::Storage(format!(
                 "cannot open sled store{}: {e}",
                 path.as_ref()
@@ -233,6 +239,26 @@ impl SledProvider {
                 path,
             }),
         })
+    }
+
+    /// Opens the database, retrying while another holder (or the background threads of a
+    /// store just dropped in this process) still has the directory's lock.
+    fn open_db(config: &sled::Config, lock_wait: Duration) -> sled::Result<sled::Db> {
+        let deadline = Instant::now() + lock_wait;
+        let mut backoff = Duration::from_millis(5);
+        loop {
+            match config.open() {
+                // sled 0.34 reports a held lock only through this message.
+                Err(e)
+                    if e.to_string().contains("could not acquire lock")
+                        && Instant::now() < deadline =>
+                {
+                    std::thread::sleep(backoff);
+                    backoff = (backoff * 2).min(Duration::from_millis(200));
+                }
+                other => return other,
+            }
+        }
     }
 
     /// Rebuilds the in-memory queue index from the queue trees. Entries that do not decode
