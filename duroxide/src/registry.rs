@@ -51,6 +51,32 @@ pub enum RegistryError {
     },
 }
 
+/// Adapts a typed function to the string-in, string-out shape handlers have: the input is
+/// decoded from JSON (a failure is the call's `Err`, naming the type) and the output encoded.
+fn json_adapter<C, In, Out, F, Fut>(
+    f: F,
+) -> impl Fn(C, String) -> Pin<Box<dyn Future<Output = Result<String, String>> + Send>>
+       + Send
+       + Sync
+       + 'static
+where
+    C: Send + 'static,
+    In: DeserializeOwned + Send + 'static,
+    Out: Serialize + Send + 'static,
+    F: Fn(C, In) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = Result<Out, String>> + Send + 'static,
+{
+    let f = Arc::new(f);
+    move |ctx, input: String| {
+        let f = Arc::clone(&f);
+        Box::pin(async move {
+            let input: In = crate::json::decode(&input)?;
+            let output = f(ctx, input).await?;
+            crate::json::encode(&output)
+        })
+    }
+}
+
 // ---- activities ------------------------------------------------------------------------
 
 /// The activities a runtime can run, by name.
@@ -134,16 +160,7 @@ impl ActivityRegistryBuilder {
         F: Fn(ActivityContext, In) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<Out, String>> + Send + 'static,
     {
-        let f = Arc::new(f);
-        let handler: ActivityHandler = Arc::new(move |ctx, input: String| {
-            let f = Arc::clone(&f);
-            Box::pin(async move {
-                let input: In = crate::json::decode(&input)?;
-                let output = f(ctx, input).await?;
-                crate::json::encode(&output)
-            })
-        });
-        self.register_handler(name.into(), handler)
+        self.register_handler(name.into(), Arc::new(json_adapter(f)))
     }
 
     /// Registers a ready-made handler (used by generated code and by adapters).
@@ -320,16 +337,7 @@ impl OrchestrationRegistryBuilder {
         F: Fn(OrchestrationContext, In) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<Out, String>> + Send + 'static,
     {
-        let f = Arc::new(f);
-        let handler: OrchestrationHandler = Arc::new(move |ctx, input: String| {
-            let f = Arc::clone(&f);
-            Box::pin(async move {
-                let input: In = crate::json::decode(&input)?;
-                let output = f(ctx, input).await?;
-                crate::json::encode(&output)
-            })
-        });
-        self.register_handler(name.into(), version.as_ref(), handler)
+        self.register_handler(name.into(), version.as_ref(), Arc::new(json_adapter(f)))
     }
 
     /// Registers a ready-made handler (used by generated code and by adapters).

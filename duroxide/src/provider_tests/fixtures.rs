@@ -10,6 +10,9 @@ use crate::providers::{
 
 /// Lock timeout used where a check does not care about expiry.
 pub(crate) const LONG_LOCK: Duration = Duration::from_secs(30);
+/// Visibility times have millisecond resolution: "not before t" may mean up to this much
+/// before `t` as measured by a finer clock.
+pub(crate) const RESOLUTION: Duration = Duration::from_millis(1);
 /// How long a check is willing to wait for something that must happen.
 pub(crate) const PATIENCE: Duration = Duration::from_secs(10);
 

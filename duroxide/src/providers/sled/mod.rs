@@ -146,6 +146,10 @@ fn encode<T: Serialize>(what: &str, value: &T) -> Result<Vec<u8>, ProviderError>
     codec::encode(value).map_err(|e| ProviderError::Invalid(format!("{what}: {e}")))
 }
 
+/// How long an item whose record cannot be read is kept out of the way before it is
+/// offered again (so a bad record does not make dispatchers spin).
+const UNREADABLE_BACKOFF_MS: u64 = 5_000;
+
 fn parse_token(token: &LockToken) -> Result<u64, ProviderError> {
     token.0.parse().map_err(|_| ProviderError::LockLost)
 }
@@ -395,19 +399,41 @@ impl SledProvider {
         Ok(())
     }
 
-    /// Waits until `notify` fires, the next due time passes, or `deadline` comes.
-    async fn wait_for_work(
-        notified: std::pin::Pin<&mut tokio::sync::futures::Notified<'_>>,
-        next_due: Option<u64>,
-        deadline: Instant,
-    ) {
-        let mut sleep_for = deadline.saturating_duration_since(Instant::now());
-        if let Some(due) = next_due {
-            sleep_for = sleep_for.min(Duration::from_millis(due.saturating_sub(now_ms()).max(1)));
-        }
-        tokio::select! {
-            _ = notified => {}
-            _ = tokio::time::sleep(sleep_for) => {}
+    /// Long-polls the index: tries `try_claim` (which returns what it claimed, if anything,
+    /// and when something next becomes due), and while nothing is claimable waits until a
+    /// commit wakes `notify`, the next due time comes, or `wait` has passed. The claim is
+    /// made under the index lock with no await in between, so dropping this future never
+    /// strands a lock.
+    async fn claim<T>(
+        &self,
+        notify: &Notify,
+        wait: Duration,
+        mut try_claim: impl FnMut(&mut Index, u64) -> (Option<T>, Option<u64>),
+    ) -> Option<(T, u64)> {
+        let deadline = Instant::now() + wait;
+        loop {
+            // Registered before looking, so a commit between the look and the wait is seen.
+            let notified = notify.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            let token = self.next_token();
+            let (claimed, next_due) = try_claim(&mut self.index(), token);
+            if let Some(claimed) = claimed {
+                return Some((claimed, token));
+            }
+            let now = Instant::now();
+            if now >= deadline {
+                return None;
+            }
+            let mut sleep_for = deadline - now;
+            if let Some(due) = next_due {
+                let until_due = Duration::from_millis(due.saturating_sub(now_ms()).max(1));
+                sleep_for = sleep_for.min(until_due);
+            }
+            tokio::select! {
+                _ = notified => {}
+                _ = tokio::time::sleep(sleep_for) => {}
+            }
         }
     }
 
@@ -458,31 +484,28 @@ impl Provider for SledProvider {
         lock_timeout: Duration,
         wait: Duration,
     ) -> Result<Option<OrchestrationItem>, ProviderError> {
-        let deadline = Instant::now() + wait;
-        loop {
-            let notified = self.inner.orch_notify.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            let token = self.next_token();
-            let (claim, next_due) = {
-                let mut index = self.index();
-                let claim = index.orch.fetch(now_ms(), millis(lock_timeout), token);
-                (claim, index.orch.next_due())
-            };
-            if let Some((instance, seqs)) = claim {
-                return match self.load_orchestration_item(instance, token, seqs) {
-                    Ok(item) => Ok(Some(item)),
-                    Err(e) => {
-                        // Keep the instance out of the way for a while rather than spin on it.
-                        let _ = self.index().orch.abandon(token, now_ms(), 5_000);
-                        Err(e)
-                    }
-                };
+        let lock_ms = millis(lock_timeout);
+        let claimed = self
+            .claim(&self.inner.orch_notify, wait, |index, token| {
+                (
+                    index.orch.fetch(now_ms(), lock_ms, token),
+                    index.orch.next_due(),
+                )
+            })
+            .await;
+        let Some(((instance, seqs), token)) = claimed else {
+            return Ok(None);
+        };
+        match self.load_orchestration_item(instance, token, seqs) {
+            Ok(item) => Ok(Some(item)),
+            Err(e) => {
+                // Keep the instance out of the way for a while rather than spin on it.
+                let _ = self
+                    .index()
+                    .orch
+                    .abandon(token, now_ms(), UNREADABLE_BACKOFF_MS);
+                Err(e)
             }
-            if Instant::now() >= deadline {
-                return Ok(None);
-            }
-            Self::wait_for_work(notified, next_due, deadline).await;
         }
     }
 
@@ -602,47 +625,43 @@ impl Provider for SledProvider {
         lock_timeout: Duration,
         wait: Duration,
     ) -> Result<Option<WorkItemLease>, ProviderError> {
-        let deadline = Instant::now() + wait;
-        loop {
-            let notified = self.inner.work_notify.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            let token = self.next_token();
-            let (claim, next_due) = {
-                let mut index = self.index();
-                let claim = index.work.fetch(now_ms(), millis(lock_timeout), token);
-                (claim, index.work.next_due())
-            };
-            if let Some((seq, attempt)) = claim {
-                let loaded = self
-                    .inner
-                    .trees
+        let lock_ms = millis(lock_timeout);
+        let claimed = self
+            .claim(&self.inner.work_notify, wait, |index, token| {
+                (
+                    index.work.fetch(now_ms(), lock_ms, token),
+                    index.work.next_due(),
+                )
+            })
+            .await;
+        let Some(((seq, attempt), token)) = claimed else {
+            return Ok(None);
+        };
+        let loaded = self
+            .inner
+            .trees
+            .work
+            .get(keys::seq(seq))
+            .map_err(storage)
+            .and_then(|bytes| {
+                let bytes = bytes
+                    .ok_or_else(|| ProviderError::Storage(format!("work item {seq} vanished")))?;
+                codec::decode::<WorkEntry>(&bytes)
+                    .map_err(|e| corrupt(format!("work_queue item {seq}"), e))
+            });
+        match loaded {
+            Ok(entry) => Ok(Some(WorkItemLease {
+                item: entry.item,
+                lock_token: LockToken(token.to_string()),
+                attempt,
+            })),
+            Err(e) => {
+                let _ = self
+                    .index()
                     .work
-                    .get(keys::seq(seq))
-                    .map_err(storage)
-                    .and_then(|bytes| {
-                        let bytes = bytes.ok_or_else(|| {
-                            ProviderError::Storage(format!("work item {seq} vanished"))
-                        })?;
-                        codec::decode::<WorkEntry>(&bytes)
-                            .map_err(|e| corrupt(format!("work_queue item {seq}"), e))
-                    });
-                return match loaded {
-                    Ok(entry) => Ok(Some(WorkItemLease {
-                        item: entry.item,
-                        lock_token: LockToken(token.to_string()),
-                        attempt,
-                    })),
-                    Err(e) => {
-                        let _ = self.index().work.abandon(token, now_ms(), 5_000);
-                        Err(e)
-                    }
-                };
+                    .abandon(token, now_ms(), UNREADABLE_BACKOFF_MS);
+                Err(e)
             }
-            if Instant::now() >= deadline {
-                return Ok(None);
-            }
-            Self::wait_for_work(notified, next_due, deadline).await;
         }
     }
 
