@@ -36,13 +36,18 @@
 //! ```
 //!
 //! Layers (each only uses the ones below it): the authoring API and pure replay engine
-//! ([`orchestration`]), the [`runtime`] with its two dispatchers, the [`providers`] (stores),
+//! ([`mod@orchestration`]), the [`runtime`] with its two dispatchers, the [`providers`] (stores),
 //! and the [`codec`] for stored records.
 
+#[doc(hidden)]
+#[path = "macro_support.rs"]
+pub mod __private;
 pub mod activity;
+pub mod autoreg;
 pub mod client;
 mod clock;
 pub mod codec;
+pub mod definition;
 pub mod error;
 pub mod history;
 pub mod json;
@@ -53,9 +58,12 @@ pub mod providers;
 pub mod registry;
 pub mod runtime;
 pub mod testing;
+pub mod typed;
 
 pub use activity::ActivityContext;
 pub use client::{Client, InstanceFilter, InstanceTree, OrchestrationStatus};
+pub use definition::{Activity, Orchestration, Payload};
+pub use duroxide_macros::{activity, deterministic, orchestration};
 pub use error::{AppErrorKind, ClientError, ConfigErrorKind, ErrorDetails, ProviderError};
 pub use history::{Event, EventKind, ParentLink};
 pub use orchestration::{
@@ -63,7 +71,8 @@ pub use orchestration::{
     RetryPolicy,
 };
 pub use registry::{ActivityRegistry, OrchestrationRegistry};
-pub use runtime::{Runtime, RuntimeOptions};
+pub use runtime::{Runtime, RuntimeBuilder, RuntimeOptions, StartError};
+pub use typed::WaitError;
 
 // The Rust blocks of the README and the guides are compiled as doctests, so they cannot
 // drift from the API.
@@ -78,3 +87,11 @@ pub struct ProvidersGuideDoctests;
 #[cfg(doctest)]
 #[doc = include_str!("../../README.md")]
 pub struct ReadmeDoctests;
+
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/macros.md")]
+pub struct MacrosGuideDoctests;
+
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/determinism.md")]
+pub struct DeterminismGuideDoctests;

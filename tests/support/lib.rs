@@ -216,3 +216,48 @@ impl Harness {
         self.stop().await;
     }
 }
+
+// ---- annotated workflows (`#[activity]` / `#[orchestration]`) --------------------------
+
+impl Harness {
+    /// A runtime started with `Runtime::builder` and [`test_options`] on a fresh in-memory
+    /// store: every annotated fn linked into the test binary is registered, plus the
+    /// explicit registries given.
+    pub async fn start_auto(
+        activities: Option<ActivityRegistry>,
+        orchestrations: Option<OrchestrationRegistry>,
+    ) -> Self {
+        init_tracing();
+        let store = Arc::new(
+            SledProvider::new_in_memory()
+                .await
+                .expect("open in-memory store"),
+        );
+        Self::start_auto_on(store, activities, orchestrations).await
+    }
+
+    /// [`Harness::start_auto`] on an existing store (e.g. one reopened after a restart).
+    pub async fn start_auto_on(
+        store: Arc<SledProvider>,
+        activities: Option<ActivityRegistry>,
+        orchestrations: Option<OrchestrationRegistry>,
+    ) -> Self {
+        let dyn_store: Arc<dyn Provider> = store.clone();
+        let mut builder = Runtime::builder(dyn_store.clone()).options(test_options());
+        if let Some(activities) = activities {
+            builder = builder.activities(activities);
+        }
+        if let Some(orchestrations) = orchestrations {
+            builder = builder.orchestrations(orchestrations);
+        }
+        let runtime = builder
+            .start()
+            .await
+            .unwrap_or_else(|e| panic!("runtime refused to start: {e}"));
+        Harness {
+            store,
+            client: Client::new(dyn_store),
+            runtime: Some(runtime),
+        }
+    }
+}

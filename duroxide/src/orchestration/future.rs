@@ -55,6 +55,21 @@ impl<T> DurableFuture<T> {
         &self.shared
     }
 
+    /// The same scheduled work with another mapping of its outcome (the typed helpers in
+    /// `crate::typed` use it). The new future takes this one's place.
+    pub(crate) fn with_map<U>(mut self, map: fn(Outcome) -> U) -> DurableFuture<U> {
+        let mapped = DurableFuture {
+            shared: Arc::clone(&self.shared),
+            source: self.source.clone(),
+            map,
+            done: self.done,
+            _output: PhantomData,
+        };
+        // Marked done so that dropping `self` leaves the state's bookkeeping to `mapped`.
+        self.done = true;
+        mapped
+    }
+
     /// The history index of this future's result, if it has arrived and is unconsumed.
     pub(crate) fn peek(&self, state: &super::state::EngineState) -> Option<u64> {
         if self.done {

@@ -8,6 +8,7 @@
 //! Any number of runtimes may share a store that supports several processes; the embedded
 //! sled store allows one process, which may still run one runtime per store.
 
+mod builder;
 mod cache;
 mod options;
 mod orchestrations;
@@ -24,6 +25,7 @@ use tokio::task::JoinHandle;
 use crate::providers::Provider;
 pub use crate::registry;
 use crate::registry::{ActivityRegistry, OrchestrationRegistry};
+pub use builder::{RuntimeBuilder, StartError};
 pub use options::RuntimeOptions;
 
 use self::cache::InstanceCache;

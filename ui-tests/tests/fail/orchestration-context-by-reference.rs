@@ -1,0 +1,8 @@
+use duroxide::{orchestration, OrchestrationContext};
+
+#[orchestration]
+async fn greet(ctx: &OrchestrationContext, name: String) -> Result<String, String> {
+    ctx.schedule_activity("Greet", name).await
+}
+
+fn main() {}

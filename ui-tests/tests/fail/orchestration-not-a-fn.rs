@@ -1,0 +1,10 @@
+use duroxide::orchestration;
+
+#[orchestration]
+struct Checkout {
+    id: u64,
+}
+
+fn main() {
+    let _ = Checkout { id: 1 };
+}
