@@ -132,3 +132,39 @@ async fn management_bulk_prune_keeps_current_execution_of_running_instances() {
         }
     );
 }
+
+/// Deleting an instance the moment a client sees it finished must work: the completion the
+/// client saw is durable and its turn has let go of the instance. The clients poll status in
+/// a tight loop on purpose, to read as early as possible. (The torture harness once saw such a
+/// delete refused as "in the middle of a turn"; the read barrier and the store's wait for a
+/// turn in progress fixed it. This test did not reproduce the race before the fix, so it
+/// guards the behaviour rather than proving the fix: `torture_probe_*` does that.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn management_delete_right_after_completion_succeeds() {
+    let dir = tempfile::tempdir().unwrap();
+    let h = Harness::open(dir.path(), ActivityRegistry::default(), orchestrations()).await;
+    let ids: Vec<String> = (0..100).map(|i| format!("quick-{i}")).collect();
+    let deletes = ids.iter().map(|id| {
+        let client = h.client.clone();
+        async move {
+            client.start_orchestration(id, "Parent", id).await.unwrap();
+            loop {
+                match client.get_orchestration_status(id).await.unwrap() {
+                    OrchestrationStatus::Completed { output } => {
+                        assert_eq!(&output, id);
+                        break;
+                    }
+                    OrchestrationStatus::Running => tokio::task::yield_now().await,
+                    other => panic!("{id}: {other:?}"),
+                }
+            }
+            client.delete_instance(id, false).await
+        }
+    });
+    for (id, result) in ids.iter().zip(futures::future::join_all(deletes).await) {
+        let deleted =
+            result.unwrap_or_else(|e| panic!("deleting {id} right after it finished: {e}"));
+        assert_eq!(deleted.len(), 2, "{id} and its child: {deleted:?}");
+    }
+    assert!(h.client.list_instances().await.unwrap().is_empty());
+}

@@ -12,6 +12,7 @@
 //! batch, and a write-set that fails one is refused alone. After the flush, the committer
 //! applies each write-set's effects to the in-memory queue index and wakes the dispatchers
 //! and instance watchers; the index therefore never shows a message that is not durable.
+//! Tree reads get the same guarantee from the read barrier (`read_barrier.rs`).
 
 use std::collections::HashSet;
 use std::fs::File;
@@ -23,6 +24,7 @@ use sled::Transactional;
 use tokio::sync::{oneshot, Notify};
 
 use super::queues::{OrchQueue, WorkQueue};
+use super::read_barrier::ReadBarrier;
 use crate::error::ProviderError;
 use crate::providers::watch::InstanceWatch;
 
@@ -86,6 +88,8 @@ pub(super) struct Committer {
     pub(super) orch_notify: Arc<Notify>,
     pub(super) work_notify: Arc<Notify>,
     pub(super) watch: Arc<InstanceWatch>,
+    /// Keeps readers from seeing a batch before it is durable.
+    pub(super) barrier: Arc<ReadBarrier>,
     /// Opened `<path>/db` when power-loss durability (fdatasync after flush) is on.
     pub(super) sync_file: Option<File>,
 }
@@ -123,12 +127,16 @@ impl Committer {
         if accepted.is_empty() {
             return;
         }
+        let batch_no = self.barrier.begin();
         let result = self.apply(&accepted);
         if result.is_ok() {
             self.publish(&accepted);
         } else {
             self.rollback(&accepted);
         }
+        // After publish: a reader released by the barrier also sees the batch's locks
+        // released and its messages in the index.
+        self.barrier.end(batch_no);
         for ws in accepted {
             // The waiter may have given up (its future dropped); nothing to do then.
             let _ = ws.reply.send(result.clone());

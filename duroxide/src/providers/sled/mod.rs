@@ -14,6 +14,7 @@
 mod committer;
 mod keys;
 mod queues;
+mod read_barrier;
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -27,6 +28,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::{oneshot, Notify};
 
 use self::committer::{Committer, Effects, Index, Op, TreeId, WriteSet};
+use self::read_barrier::ReadBarrier;
 use super::{
     ActivityWorkItem, InstanceInfo, InstanceWatch, LockToken, OrchestrationItem,
     OrchestratorMessage, Provider, TurnCommit, WorkItemLease,
@@ -91,6 +93,7 @@ struct Inner {
     orch_notify: Arc<Notify>,
     work_notify: Arc<Notify>,
     watch: Arc<InstanceWatch>,
+    barrier: Arc<ReadBarrier>,
     sender: Mutex<Option<mpsc::Sender<WriteSet>>>,
     committer: Mutex<Option<JoinHandle<()>>>,
     next_seq: AtomicU64,
@@ -149,6 +152,9 @@ fn encode<T: Serialize>(what: &str, value: &T) -> Result<Vec<u8>, ProviderError>
 /// How long an item whose record cannot be read is kept out of the way before it is
 /// offered again (so a bad record does not make dispatchers spin).
 const UNREADABLE_BACKOFF_MS: u64 = 5_000;
+
+/// How long `delete_instance` waits for a turn in progress on the instance to finish.
+const DELETE_LOCK_WAIT: Duration = Duration::from_secs(5);
 
 fn parse_token(token: &LockToken) -> Result<u64, ProviderError> {
     token.0.parse().map_err(|_| ProviderError::LockLost)
@@ -210,6 +216,7 @@ impl SledProvider {
         let orch_notify = Arc::new(Notify::new());
         let work_notify = Arc::new(Notify::new());
         let watch = Arc::new(InstanceWatch::new());
+        let barrier = Arc::new(ReadBarrier::new());
         let committer = Committer {
             db: db.clone(),
             trees: vec![
@@ -222,6 +229,7 @@ impl SledProvider {
             orch_notify: Arc::clone(&orch_notify),
             work_notify: Arc::clone(&work_notify),
             watch: Arc::clone(&watch),
+            barrier: Arc::clone(&barrier),
             sync_file,
         };
         let (sender, receiver) = mpsc::channel();
@@ -236,6 +244,7 @@ impl SledProvider {
                 orch_notify,
                 work_notify,
                 watch,
+                barrier,
                 sender: Mutex::new(Some(sender)),
                 committer: Mutex::new(Some(handle)),
                 next_seq: AtomicU64::new(max_seq.saturating_add(1)),
@@ -459,6 +468,96 @@ impl SledProvider {
             messages,
             info,
         })
+    }
+
+    fn read_history_now(
+        &self,
+        instance: &str,
+        execution_id: u64,
+    ) -> Result<Vec<Event>, ProviderError> {
+        let prefix = keys::history_execution_prefix(instance, execution_id);
+        let mut events = Vec::new();
+        for entry in self.inner.trees.history.scan_prefix(&prefix) {
+            let (key, value) = entry.map_err(storage)?;
+            let event: Event = codec::decode(&value).map_err(|e| {
+                corrupt(
+                    format!(
+                        "history of '{instance}' execution {execution_id} at key {:?}",
+                        key.as_ref()
+                    ),
+                    e,
+                )
+            })?;
+            events.push(event);
+        }
+        Ok(events)
+    }
+
+    fn list_executions_now(&self, instance: &str) -> Result<Vec<u64>, ProviderError> {
+        let prefix = keys::history_instance_prefix(instance);
+        let mut executions = Vec::new();
+        let mut from = prefix.clone();
+        loop {
+            let Some(entry) = self.inner.trees.history.range(from.clone()..).next() else {
+                break;
+            };
+            let (key, _) = entry.map_err(storage)?;
+            if !key.starts_with(&prefix) {
+                break;
+            }
+            let Some(execution) = keys::execution_of(&key, prefix.len()) else {
+                break;
+            };
+            executions.push(execution);
+            match execution.checked_add(1) {
+                Some(next) => from = keys::history_execution_prefix(instance, next),
+                None => break,
+            }
+        }
+        Ok(executions)
+    }
+
+    fn list_instances_now(&self) -> Result<Vec<String>, ProviderError> {
+        self.inner
+            .trees
+            .instances
+            .iter()
+            .keys()
+            .map(|k| {
+                k.map(|k| String::from_utf8_lossy(&k).into_owned())
+                    .map_err(storage)
+            })
+            .collect()
+    }
+
+    /// Locks `instance` for deletion and returns its pending message sequence numbers. A turn
+    /// in progress (for instance one dropping a late message after completion) is waited for,
+    /// up to [`DELETE_LOCK_WAIT`], rather than refused at once.
+    async fn lock_for_delete(&self, instance: &str, token: u64) -> Result<Vec<u64>, ProviderError> {
+        let deadline = Instant::now() + DELETE_LOCK_WAIT;
+        loop {
+            // Registered before the check, so a release between check and wait is not missed.
+            let released = self.inner.orch_notify.notified();
+            tokio::pin!(released);
+            released.as_mut().enable();
+            {
+                let mut index = self.index();
+                if index
+                    .orch
+                    .lock_for_delete(instance, token, now_ms())
+                    .is_ok()
+                {
+                    return Ok(index.orch.pending_of(instance));
+                }
+            }
+            let remaining = deadline.saturating_duration_since(Instant::now());
+            if remaining.is_zero() {
+                return Err(ProviderError::Storage(format!(
+                    "instance '{instance}' has been in the middle of a turn for {DELETE_LOCK_WAIT:?}; try again"
+                )));
+            }
+            let _ = tokio::time::timeout(remaining, released).await;
+        }
     }
 
     fn read_instance(&self, instance: &str) -> Result<Option<InstanceInfo>, ProviderError> {
@@ -754,8 +853,12 @@ impl Provider for SledProvider {
         self.submit(ops, Vec::new(), effects).await
     }
 
+    // Reads settle on the read barrier after reading, so they never report a commit that a
+    // crash could still undo (see `read_barrier.rs`).
     async fn get_instance(&self, instance: &str) -> Result<Option<InstanceInfo>, ProviderError> {
-        self.read_instance(instance)
+        let result = self.read_instance(instance);
+        self.inner.barrier.settle().await;
+        result
     }
 
     async fn read_history(
@@ -763,75 +866,26 @@ impl Provider for SledProvider {
         instance: &str,
         execution_id: u64,
     ) -> Result<Vec<Event>, ProviderError> {
-        let prefix = keys::history_execution_prefix(instance, execution_id);
-        let mut events = Vec::new();
-        for entry in self.inner.trees.history.scan_prefix(&prefix) {
-            let (key, value) = entry.map_err(storage)?;
-            let event: Event = codec::decode(&value).map_err(|e| {
-                corrupt(
-                    format!(
-                        "history of '{instance}' execution {execution_id} at key {:?}",
-                        key.as_ref()
-                    ),
-                    e,
-                )
-            })?;
-            events.push(event);
-        }
-        Ok(events)
+        let result = self.read_history_now(instance, execution_id);
+        self.inner.barrier.settle().await;
+        result
     }
 
     async fn list_executions(&self, instance: &str) -> Result<Vec<u64>, ProviderError> {
-        let prefix = keys::history_instance_prefix(instance);
-        let mut executions = Vec::new();
-        let mut from = prefix.clone();
-        loop {
-            let Some(entry) = self.inner.trees.history.range(from.clone()..).next() else {
-                break;
-            };
-            let (key, _) = entry.map_err(storage)?;
-            if !key.starts_with(&prefix) {
-                break;
-            }
-            let Some(execution) = keys::execution_of(&key, prefix.len()) else {
-                break;
-            };
-            executions.push(execution);
-            match execution.checked_add(1) {
-                Some(next) => from = keys::history_execution_prefix(instance, next),
-                None => break,
-            }
-        }
-        Ok(executions)
+        let result = self.list_executions_now(instance);
+        self.inner.barrier.settle().await;
+        result
     }
 
     async fn list_instances(&self) -> Result<Vec<String>, ProviderError> {
-        self.inner
-            .trees
-            .instances
-            .iter()
-            .keys()
-            .map(|k| {
-                k.map(|k| String::from_utf8_lossy(&k).into_owned())
-                    .map_err(storage)
-            })
-            .collect()
+        let result = self.list_instances_now();
+        self.inner.barrier.settle().await;
+        result
     }
 
     async fn delete_instance(&self, instance: &str) -> Result<(), ProviderError> {
         let token = self.next_token();
-        let pending = {
-            let mut index = self.index();
-            index
-                .orch
-                .lock_for_delete(instance, token, now_ms())
-                .map_err(|_| {
-                    ProviderError::Storage(format!(
-                        "instance '{instance}' is in the middle of a turn; try again"
-                    ))
-                })?;
-            index.orch.pending_of(instance)
-        };
+        let pending = self.lock_for_delete(instance, token).await?;
         let mut ops = vec![Op::Delete(TreeId::Instances, keys::instance(instance))];
         let mut effects = Effects {
             release_orch_lock: Some(token),
