@@ -119,7 +119,8 @@ impl ActivityContext {
         &self.info.worker_id
     }
 
-    /// Which delivery of this work item this is (1 for the first).
+    /// Which delivery of this work item this is (1 for the first). Counted by the store,
+    /// across restarts for the sled store.
     pub fn attempt(&self) -> u32 {
         self.info.attempt
     }

@@ -307,6 +307,8 @@ pub struct WorkItemLease {
     pub item: ActivityWorkItem,
     /// Proof of the lock; required to ack, renew or abandon.
     pub lock_token: super::LockToken,
-    /// Which delivery of this item this is (1 for the first).
+    /// Which delivery of this item this is (1 for the first). A store should count
+    /// deliveries durably before returning the lease, so that the poison limit
+    /// (`RuntimeOptions::max_activity_deliveries`) also holds across crashes.
     pub attempt: u32,
 }

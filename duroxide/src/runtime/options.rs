@@ -51,7 +51,9 @@ pub struct RuntimeOptions {
     pub retry_delay: Duration,
     /// An activity call delivered more times than this without its result being committed
     /// (its worker kept crashing or losing the lock) is poison: it is not run again and the
-    /// calling instance fails with a `Poison` error. Default 10.
+    /// calling instance fails with a `Poison` error. Deliveries are counted by the store;
+    /// the sled store counts them durably, so the limit holds across restarts and catches
+    /// an activity that takes its whole process down. Default 10.
     pub max_activity_deliveries: u32,
 }
 

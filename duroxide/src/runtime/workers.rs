@@ -39,6 +39,9 @@ enum Ran {
 }
 
 impl WorkerDispatcher {
+    /// Every free slot runs its own fetch, so fetches overlap: a store that writes on fetch
+    /// (the sled store counts each delivery durably before handing it out) then serves many
+    /// of them per group commit instead of one per flush.
     pub(crate) async fn run(self: Arc<Self>, mut shutdown: watch::Receiver<bool>) {
         let slots = Arc::new(Semaphore::new(self.options.worker_concurrency.max(1)));
         let mut running = JoinSet::new();
@@ -51,27 +54,39 @@ impl WorkerDispatcher {
                 p = Arc::clone(&slots).acquire_owned() => match p { Ok(p) => p, Err(_) => break },
                 _ = shutdown.changed() => break,
             };
-            let fetched = tokio::select! {
-                r = self.store.fetch_work_item(self.options.worker_lock_timeout, self.options.dispatcher_idle_wait) => r,
-                _ = shutdown.changed() => break,
-            };
-            match fetched {
-                Ok(Some(lease)) => {
-                    let this = Arc::clone(&self);
-                    running.spawn(async move { this.execute(lease, permit).await });
-                }
-                Ok(None) => {}
-                Err(e) => {
-                    tracing::warn!(target: "duroxide::runtime", error = %e, "fetching activity work failed");
-                    tokio::select! {
-                        _ = tokio::time::sleep(self.options.retry_delay) => {}
-                        _ = shutdown.changed() => break,
-                    }
+            let this = Arc::clone(&self);
+            let shutdown = shutdown.clone();
+            running.spawn(async move { this.fetch_and_execute(permit, shutdown).await });
+        }
+        // Graceful: let running activities finish (the runtime's shutdown timeout bounds this);
+        // slots still fetching stop at once.
+        while running.join_next().await.is_some() {}
+    }
+
+    /// One slot: waits (up to the idle wait) for a work item and runs it.
+    async fn fetch_and_execute(
+        &self,
+        permit: OwnedSemaphorePermit,
+        mut shutdown: watch::Receiver<bool>,
+    ) {
+        if *shutdown.borrow() {
+            return;
+        }
+        let fetched = tokio::select! {
+            r = self.store.fetch_work_item(self.options.worker_lock_timeout, self.options.dispatcher_idle_wait) => r,
+            _ = shutdown.changed() => return,
+        };
+        match fetched {
+            Ok(Some(lease)) => self.execute(lease, permit).await,
+            Ok(None) => {}
+            Err(e) => {
+                tracing::warn!(target: "duroxide::runtime", error = %e, "fetching activity work failed");
+                tokio::select! {
+                    _ = tokio::time::sleep(self.options.retry_delay) => {}
+                    _ = shutdown.changed() => {}
                 }
             }
         }
-        // Graceful: let running activities finish (the runtime's shutdown timeout bounds this).
-        while running.join_next().await.is_some() {}
     }
 
     async fn execute(&self, lease: WorkItemLease, _permit: OwnedSemaphorePermit) {

@@ -38,6 +38,7 @@ pub(super) enum TreeId {
     History = 1,
     OrchQueue = 2,
     WorkQueue = 3,
+    WorkAttempts = 4,
 }
 
 /// One change to one tree.

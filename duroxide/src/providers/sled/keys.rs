@@ -6,6 +6,7 @@
 //! | `history` | `len(instance) u32 · instance · execution u64 · event_id u64` | `Event` |
 //! | `orch_queue` | `seq u64` | `OrchEntry` (visibility time + message) |
 //! | `work_queue` | `seq u64` | `WorkEntry` (visibility time + item) |
+//! | `work_attempts` | `seq u64` | deliveries so far (`u32`), written before each delivery |
 //! | `dead_letters` | `tree name · 0 · original key` | the original bytes, untouched |
 //!
 //! The length prefix makes an instance's history prefix unambiguous whatever bytes the id

@@ -84,6 +84,7 @@ struct Trees {
     history: sled::Tree,
     orch: sled::Tree,
     work: sled::Tree,
+    work_attempts: sled::Tree,
     dead_letters: sled::Tree,
 }
 
@@ -203,6 +204,7 @@ impl SledProvider {
             history: open_tree("history")?,
             orch: open_tree("orch_queue")?,
             work: open_tree("work_queue")?,
+            work_attempts: open_tree("work_attempts")?,
             dead_letters: open_tree("dead_letters")?,
         };
         let sync_file = match (&path, options.sync_on_commit) {
@@ -224,6 +226,7 @@ impl SledProvider {
                 trees.history.clone(),
                 trees.orch.clone(),
                 trees.work.clone(),
+                trees.work_attempts.clone(),
             ],
             index: Arc::clone(&index),
             orch_notify: Arc::clone(&orch_notify),
@@ -278,6 +281,39 @@ impl SledProvider {
     /// are moved, bytes untouched, to the `dead_letters` tree and logged: nothing is lost and
     /// one bad record cannot stop the others. Returns the highest sequence number in use by a
     /// good record (a bad record's key says nothing about the sequence).
+    /// Restores the delivery counts of pending work items, so the poison limit and
+    /// `ActivityContext::attempt()` carry over a restart (an activity that crashes the whole
+    /// process is counted too: its count is durable before it runs). Counts of items that
+    /// are gone are removed; an unreadable count is logged and restarts at zero, which loses
+    /// nothing but that count.
+    fn recover_attempts(trees: &Trees, index: &mut Index) -> Result<(), ProviderError> {
+        let mut orphans = Vec::new();
+        for entry in trees.work_attempts.iter() {
+            let (key, value) = entry.map_err(storage)?;
+            let Some(seq) = keys::parse_seq(&key) else {
+                orphans.push(key);
+                continue;
+            };
+            if !trees.work.contains_key(key.as_ref()).map_err(storage)? {
+                orphans.push(key);
+                continue;
+            }
+            match codec::decode::<u32>(&value) {
+                Ok(attempts) => index.work.set_attempts(seq, attempts),
+                Err(e) => tracing::warn!(
+                    target: "duroxide::providers::sled",
+                    seq,
+                    error = %e,
+                    "unreadable delivery count of a work item; counting from zero again"
+                ),
+            }
+        }
+        for key in orphans {
+            trees.work_attempts.remove(key).map_err(storage)?;
+        }
+        Ok(())
+    }
+
     fn recover(trees: &Trees, index: &mut Index) -> Result<u64, ProviderError> {
         let mut max_seq = 0;
         let mut dead = Vec::new();
@@ -313,6 +349,7 @@ impl SledProvider {
                 }
             }
         }
+        Self::recover_attempts(trees, index)?;
         for (name, tree, key, value, reason) in dead {
             tracing::error!(
                 target: "duroxide::providers::sled",
@@ -576,6 +613,20 @@ impl SledProvider {
     }
 }
 
+/// Gives a work item's lock back (visible again at once) if a fetch does not get as far as
+/// handing out the lease: keeps `fetch_work_item` cancel-safe across its own await.
+struct WorkLockGuard<'a> {
+    store: &'a SledProvider,
+    token: u64,
+}
+
+impl Drop for WorkLockGuard<'_> {
+    fn drop(&mut self) {
+        let _ = self.store.index().work.abandon(self.token, now_ms(), 0);
+        self.store.inner.work_notify.notify_waiters();
+    }
+}
+
 #[async_trait]
 impl Provider for SledProvider {
     async fn fetch_orchestration_item(
@@ -736,6 +787,18 @@ impl Provider for SledProvider {
         let Some(((seq, attempt), token)) = claimed else {
             return Ok(None);
         };
+        // The delivery is counted durably before the activity runs, so the poison limit also
+        // catches an activity that takes the whole process down with it. Until the lease is
+        // handed out, dropping this future (or failing) gives the item back at once.
+        let guard = WorkLockGuard { store: self, token };
+        let count = encode("work item delivery count", &attempt)?;
+        let ops = vec![Op::Put(
+            TreeId::WorkAttempts,
+            keys::seq(seq).to_vec(),
+            count,
+        )];
+        self.submit(ops, Vec::new(), Effects::default()).await?;
+        std::mem::forget(guard);
         let loaded = self
             .inner
             .trees
@@ -775,7 +838,10 @@ impl Provider for SledProvider {
             .work
             .begin_commit(token, now_ms())
             .map_err(|_| ProviderError::LockLost)?;
-        let mut ops = vec![Op::Delete(TreeId::WorkQueue, keys::seq(seq).to_vec())];
+        let mut ops = vec![
+            Op::Delete(TreeId::WorkQueue, keys::seq(seq).to_vec()),
+            Op::Delete(TreeId::WorkAttempts, keys::seq(seq).to_vec()),
+        ];
         let mut effects = Effects {
             work_removed: vec![seq],
             abort_work_lock: Some(token),

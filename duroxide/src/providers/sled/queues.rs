@@ -256,6 +256,11 @@ impl WorkQueue {
         self.visible_of.insert(seq, visible_at);
     }
 
+    /// Restores an item's delivery count from the store (at open).
+    pub(super) fn set_attempts(&mut self, seq: u64, attempts: u32) {
+        self.attempts.insert(seq, attempts);
+    }
+
     /// Forgets an item entirely (after its ack committed).
     pub(super) fn remove(&mut self, seq: u64) {
         if let Some(visible) = self.visible_of.remove(&seq) {
