@@ -1,4 +1,4 @@
-//! Hello world: one orchestration calling one activity, on the embedded sled store.
+//! Hello world with `#[activity]` and `#[orchestration]`: typed calls, no registration code.
 //!
 //! Run with `cargo run --example hello_world`. The store lives in a fresh temporary
 //! directory that is removed at the end, so every run starts from scratch.
@@ -7,10 +7,21 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use duroxide::providers::sled::SledProvider;
-use duroxide::runtime::{self, registry::ActivityRegistry};
-use duroxide::{
-    ActivityContext, Client, OrchestrationContext, OrchestrationRegistry, OrchestrationStatus,
-};
+use duroxide::{activity, orchestration, ActivityContext, Client, OrchestrationContext, Runtime};
+
+/// Greets someone (an activity: it may do I/O; it runs at least once).
+#[activity]
+async fn hello(_ctx: ActivityContext, name: String) -> Result<String, String> {
+    Ok(format!("Hello, {name}!"))
+}
+
+/// Greets through the activity (an orchestration: deterministic, replayed from history).
+#[orchestration]
+async fn hello_world(ctx: OrchestrationContext, name: String) -> Result<String, String> {
+    ctx.trace_info("hello started");
+    let greeting = hello::schedule(&ctx, name).await?; // typed: a wrong argument type is a compile error
+    Ok(greeting)
+}
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -18,37 +29,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let dir = std::env::temp_dir().join(format!("duroxide-hello-{}", std::process::id()));
     let store = Arc::new(SledProvider::new(&dir, None).await?);
 
-    let activities = ActivityRegistry::builder()
-        .register("Hello", |_ctx: ActivityContext, name: String| async move {
-            Ok(format!("Hello, {name}!"))
-        })
-        .build();
-    let orchestrations = OrchestrationRegistry::builder()
-        .register(
-            "HelloWorld",
-            |ctx: OrchestrationContext, name: String| async move {
-                ctx.trace_info("hello started");
-                let greeting = ctx.schedule_activity("Hello", name).await?;
-                Ok(greeting)
-            },
-        )
-        .build();
-
-    let rt = runtime::Runtime::start_with_store(store.clone(), activities, orchestrations).await;
+    // Every annotated fn linked into the binary is registered.
+    let rt = Runtime::builder(store.clone()).start().await?;
     let client = Client::new(store);
-    client
-        .start_orchestration("inst-hello-1", "HelloWorld", "Rust")
-        .await?;
-    match client
-        .wait_for_orchestration("inst-hello-1", Duration::from_secs(5))
-        .await?
-    {
-        OrchestrationStatus::Completed { output } => println!("{output}"),
-        OrchestrationStatus::Failed { details } => {
-            return Err(format!("failed: {}", details.display_message()).into())
-        }
-        other => return Err(format!("unexpected status: {other:?}").into()),
-    }
+
+    hello_world::start(&client, "inst-hello-1", "Rust".to_string()).await?;
+    // `??`: the outer error is about waiting (timeout, cancellation, infrastructure), the
+    // inner one is the orchestration's own `Err`.
+    let greeting = hello_world::wait(&client, "inst-hello-1", Duration::from_secs(5)).await??;
+    println!("{greeting}");
+
     rt.shutdown(None).await;
     // The client holds the last handle on the store; dropping it closes the database.
     drop(client);

@@ -95,3 +95,7 @@ pub struct MacrosGuideDoctests;
 #[cfg(doctest)]
 #[doc = include_str!("../../docs/determinism.md")]
 pub struct DeterminismGuideDoctests;
+
+#[cfg(doctest)]
+#[doc = include_str!("../../docs/operations.md")]
+pub struct OperationsGuideDoctests;
