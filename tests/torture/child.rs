@@ -39,22 +39,9 @@ pub fn effects_file(dir: &Path, run: u32) -> std::path::PathBuf {
 }
 
 pub fn main(dir: &Path, instances: u64, run: u32, tuning: &Tuning) -> ExitCode {
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .try_init();
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("child: cannot build a Tokio runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+    crate::util::init_logs();
+    let Some(rt) = crate::util::tokio_runtime("child") else {
+        return ExitCode::FAILURE;
     };
     match rt.block_on(run_workload(dir, instances, run, tuning)) {
         Ok(()) => ExitCode::SUCCESS,

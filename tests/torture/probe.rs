@@ -87,12 +87,8 @@ pub fn main(dir: &Path, runs: u32) -> ExitCode {
 
 /// The child: run the instance, watch it, die the moment it reads as completed.
 pub fn child(db: &Path) -> ExitCode {
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(_) => return ExitCode::FAILURE,
+    let Some(rt) = crate::util::tokio_runtime("probe child") else {
+        return ExitCode::FAILURE;
     };
     rt.block_on(async {
         let Ok(store) = SledProvider::new(db, None).await else {

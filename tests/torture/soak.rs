@@ -70,22 +70,9 @@ pub fn main(cli: &Cli, duration: Duration) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
-        )
-        .with_writer(std::io::stderr)
-        .try_init();
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("cannot build a Tokio runtime: {e}");
-            return ExitCode::FAILURE;
-        }
+    crate::util::init_logs();
+    let Some(rt) = crate::util::tokio_runtime("duroxide-torture") else {
+        return ExitCode::FAILURE;
     };
     let passed = match rt.block_on(soak(cli, &dir, duration)) {
         Ok(passed) => passed,

@@ -30,6 +30,31 @@ impl Rng {
     }
 }
 
+/// Sends `tracing` output (warnings, or what `RUST_LOG` asks for) to stderr.
+pub fn init_logs() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// A multi-threaded Tokio runtime; on failure says so on stderr, as `who`.
+pub fn tokio_runtime(who: &str) -> Option<tokio::runtime::Runtime> {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => Some(rt),
+        Err(e) => {
+            eprintln!("{who}: cannot build a Tokio runtime: {e}");
+            None
+        }
+    }
+}
+
 /// This process's resident set size in bytes (VmRSS of /proc/self/status), if readable.
 pub fn rss_bytes() -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
