@@ -9,7 +9,7 @@
 //! files, and prints a summary table. The exit code is non-zero if anything is wrong.
 //!
 //! ```text
-//! cargo run --release -p duroxide-tests --bin duroxide-torture -- --instances 10000 --kills 20 --seed 7
+//! cargo run --release -p duroxide-torture -- --instances 10000 --kills 20 --seed 7
 //! ```
 //!
 //! **Soak** (`--soak <secs>`): runs the same workload continuously in this process for a fixed

@@ -2,7 +2,7 @@
 //! workload in a child process that it kills with SIGKILL 5 times (at moments drawn from a
 //! fixed seed), then checks the store independently. See `tests/torture/main.rs` and
 //! `docs/reliability.md`; run a large one with
-//! `cargo run --release -p duroxide-tests --bin duroxide-torture -- --instances 10000 --kills 20 --seed 7`.
+//! `cargo run --release -p duroxide-torture -- --instances 10000 --kills 20 --seed 7`.
 
 use std::process::Command;
 use std::time::Instant;
