@@ -17,16 +17,18 @@
 //! taken from history (the activity does not run again), the timer fires at the time the
 //! first run set, the approval raised before the crash is still waiting, and the order ships.
 //! Finally the data directory is removed, so a third run starts over.
+//!
+//! The activities and the orchestration are annotated fns, so both runs get the same
+//! definitions from `Runtime::builder(store).start()` with no registration code.
 
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
 use duroxide::providers::sled::SledProvider;
-use duroxide::runtime::{self, registry::ActivityRegistry};
 use duroxide::{
-    ActivityContext, Client, EventKind, OrchestrationContext, OrchestrationRegistry,
-    OrchestrationStatus,
+    activity, orchestration, ActivityContext, Client, EventKind, OrchestrationContext,
+    OrchestrationStatus, Runtime,
 };
 
 /// Relative to the working directory: the workspace root under `cargo run` (and ignored by git).
@@ -53,8 +55,26 @@ fn runs_of(activity: &str) -> usize {
         .count()
 }
 
+/// Reserves the order's stock (runs once: the second run takes its result from history).
+#[activity]
+async fn reserve_stock(_ctx: ActivityContext, order: String) -> Result<String, String> {
+    record_run(reserve_stock::NAME)?;
+    println!("  reserve_stock ran for {order}");
+    Ok(format!("{order}: 3 items reserved"))
+}
+
+/// Ships the order (runs only in the second run).
+#[activity]
+async fn ship(_ctx: ActivityContext, order: String) -> Result<String, String> {
+    record_run(ship::NAME)?;
+    println!("  ship ran for {order}");
+    Ok("shipped".to_string())
+}
+
+/// Reserve, wait durably, wait for the approval, ship.
+#[orchestration]
 async fn process_order(ctx: OrchestrationContext, order: String) -> Result<String, String> {
-    let reservation = ctx.schedule_activity("ReserveStock", order.clone()).await?;
+    let reservation = reserve_stock::schedule(&ctx, order.clone()).await?;
     // trace_* is muted during replay, so this line appears only in the first run.
     ctx.trace_info(format!("{reservation}; waiting before shipping"));
 
@@ -63,30 +83,8 @@ async fn process_order(ctx: OrchestrationContext, order: String) -> Result<Strin
     ctx.schedule_timer(Duration::from_secs(3)).await;
     let approver = ctx.schedule_wait("Approval").await;
 
-    let shipment = ctx.schedule_activity("Ship", order).await?;
+    let shipment = ship::schedule(&ctx, order).await?;
     Ok(format!("{reservation}, approved by {approver}, {shipment}"))
-}
-
-fn registries() -> (ActivityRegistry, OrchestrationRegistry) {
-    let activities = ActivityRegistry::builder()
-        .register(
-            "ReserveStock",
-            |_ctx: ActivityContext, order: String| async move {
-                record_run("ReserveStock")?;
-                println!("  ReserveStock ran for {order}");
-                Ok(format!("{order}: 3 items reserved"))
-            },
-        )
-        .register("Ship", |_ctx: ActivityContext, order: String| async move {
-            record_run("Ship")?;
-            println!("  Ship ran for {order}");
-            Ok("shipped".to_string())
-        })
-        .build();
-    let orchestrations = OrchestrationRegistry::builder()
-        .register("ProcessOrder", process_order)
-        .build();
-    (activities, orchestrations)
 }
 
 #[tokio::main]
@@ -106,12 +104,9 @@ async fn first_run(
     client: Client,
 ) -> Result<(), Box<dyn std::error::Error>> {
     println!("first run: starting {INSTANCE} in ./{DATA_DIR}");
-    let (activities, orchestrations) = registries();
-    let _rt = runtime::Runtime::start_with_store(store, activities, orchestrations).await;
+    let _rt = Runtime::builder(store).start().await?;
 
-    client
-        .start_orchestration(INSTANCE, "ProcessOrder", INSTANCE)
-        .await?;
+    process_order::start(&client, INSTANCE, INSTANCE.to_string()).await?;
     // The orchestration waits for "Approval" only after its timer; the event is kept in the
     // store until then, across the crash.
     client.raise_event(INSTANCE, "Approval", "alice").await?;
@@ -139,24 +134,22 @@ async fn second_run(
     client: Client,
 ) -> Result<(), Box<dyn std::error::Error>> {
     println!("second run: {INSTANCE} found in ./{DATA_DIR}; resuming it");
-    let (activities, orchestrations) = registries();
-    let rt = runtime::Runtime::start_with_store(store.clone(), activities, orchestrations).await;
+    let rt = Runtime::builder(store.clone()).start().await?;
 
-    let status = client
-        .wait_for_orchestration(INSTANCE, Duration::from_secs(30))
-        .await?;
-    match &status {
-        OrchestrationStatus::Completed { output } => println!("second run: {output}"),
-        other => println!("second run: unexpected status {other:?}"),
+    let outcome = process_order::wait(&client, INSTANCE, Duration::from_secs(30)).await;
+    match &outcome {
+        Ok(Ok(output)) => println!("second run: {output}"),
+        Ok(Err(message)) => println!("second run: the order failed: {message}"),
+        Err(other) => println!("second run: {other}"),
     }
-    let reserved = runs_of("ReserveStock");
+    let reserved = runs_of(reserve_stock::NAME);
     let verdict = if reserved == 1 {
         "its result came from history, it did not run again"
     } else {
         "it ran again after the restart"
     };
-    println!("ReserveStock ran {reserved} time(s) across both runs: {verdict}");
-    println!("Ship ran {} time(s)", runs_of("Ship"));
+    println!("reserve_stock ran {reserved} time(s) across both runs: {verdict}");
+    println!("ship ran {} time(s)", runs_of(ship::NAME));
 
     rt.shutdown(None).await;
     // Close the store (the client holds the last other handle) before removing its files.
@@ -164,7 +157,7 @@ async fn second_run(
     drop(store);
     std::fs::remove_dir_all(DATA_DIR)?;
     println!("removed ./{DATA_DIR}; the next run starts over");
-    if !matches!(status, OrchestrationStatus::Completed { .. }) {
+    if !matches!(outcome, Ok(Ok(_))) {
         return Err("the instance did not complete".into());
     }
     Ok(())
