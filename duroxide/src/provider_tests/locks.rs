@@ -116,3 +116,37 @@ pub async fn renew_extends_the_lock(store: Arc<dyn Provider>) {
         .await
         .expect("the renewed holder commits");
 }
+
+/// `attempt` counts the deliveries of an instance's messages since its last committed turn
+/// that were not handed back: an expired lock counts, an abandon does not, a commit starts
+/// the count again. (The runtime's poison limit for turns rests on this.)
+pub async fn orchestration_deliveries_count_until_a_turn_commits(store: Arc<dyn Provider>) {
+    store
+        .create_instance(record("d"), start("d"))
+        .await
+        .expect("create");
+    let first = fetch(store.as_ref(), Duration::from_millis(200)).await;
+    assert_eq!(first.attempt, 1, "the first delivery");
+    // Only possible once the first lock has expired: that delivery counts.
+    let second = fetch(store.as_ref(), LONG_LOCK).await;
+    assert_eq!(second.attempt, 2, "a delivery whose lock expired counts");
+    store
+        .abandon_orchestration_item(&second.lock_token, None)
+        .await
+        .expect("abandon");
+    let third = fetch(store.as_ref(), LONG_LOCK).await;
+    assert_eq!(
+        third.attempt, 2,
+        "a delivery handed back by abandon does not count"
+    );
+    store
+        .ack_orchestration_item(&third.lock_token, commit("d", vec![started_event()]))
+        .await
+        .expect("ack");
+    store
+        .enqueue_orchestrator_message(event_msg("d", "1"), None)
+        .await
+        .expect("enqueue");
+    let after = fetch(store.as_ref(), LONG_LOCK).await;
+    assert_eq!(after.attempt, 1, "a committed turn starts the count again");
+}

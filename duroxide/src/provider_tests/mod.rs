@@ -56,6 +56,7 @@ macro_rules! provider_conformance_tests {
             expired_lock_is_redelivered_and_fenced,
             abandon_with_delay_hides_messages,
             renew_extends_the_lock,
+            orchestration_deliveries_count_until_a_turn_commits,
             work_item_ack_enqueues_completion_atomically,
             work_item_lock_is_exclusive_and_expires,
             work_item_abandon_counts_attempts,

@@ -298,6 +298,14 @@ pub struct OrchestrationItem {
     pub messages: Vec<OrchestratorMessage>,
     /// The instance record (`None` if the instance has none).
     pub info: Option<InstanceInfo>,
+    /// Which delivery of the instance's messages this is since its last committed turn
+    /// (1 for the first). Deliveries handed back with `abandon_orchestration_item`, or
+    /// whose commit failed, do not count; those that ended with an expired lock or a dead
+    /// process do. A store should make the count durable before handing out a delivery that
+    /// may follow a crash, so that the poison limit
+    /// (`RuntimeOptions::max_orchestration_deliveries`) also stops a turn that takes its
+    /// whole process down.
+    pub attempt: u32,
 }
 
 /// An activity call locked for one worker.

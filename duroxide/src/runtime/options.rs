@@ -55,6 +55,13 @@ pub struct RuntimeOptions {
     /// the sled store counts them durably, so the limit holds across restarts and catches
     /// an activity that takes its whole process down. Default 10.
     pub max_activity_deliveries: u32,
+    /// An instance whose messages were delivered more times than this without a turn being
+    /// committed (the process running its turn kept crashing, or the turn kept outliving
+    /// its lock) is poison: its code is not run again and it fails with a `Poison` error,
+    /// instead of taking every restart of the service down with it. Deliveries the runtime
+    /// hands back itself (store errors) do not count. The sled store counts durably across
+    /// restarts. Default 10.
+    pub max_orchestration_deliveries: u32,
 }
 
 impl Default for RuntimeOptions {
@@ -72,6 +79,7 @@ impl Default for RuntimeOptions {
             activity_cancellation_grace: Duration::from_secs(10),
             retry_delay: Duration::from_secs(1),
             max_activity_deliveries: 10,
+            max_orchestration_deliveries: 10,
         }
     }
 }

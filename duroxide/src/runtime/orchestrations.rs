@@ -48,17 +48,20 @@ enum Prepared {
     Abandon(std::time::Duration),
 }
 
+/// An execution to start.
+struct Start {
+    execution_id: u64,
+    name: String,
+    version: Option<String>,
+    input: String,
+    parent: Option<ParentLink>,
+    carried: Vec<(String, String)>,
+}
+
 /// The execution a batch of messages is for, and how to get its engine.
 enum Target {
-    /// Start execution `execution_id` (first start, or after a continue-as-new).
-    Start {
-        execution_id: u64,
-        name: String,
-        version: Option<String>,
-        input: String,
-        parent: Option<ParentLink>,
-        carried: Vec<(String, String)>,
-    },
+    /// Start an execution (first start, or after a continue-as-new).
+    Start(Start),
     /// Continue the current execution.
     Resume,
 }
@@ -177,6 +180,7 @@ impl OrchestrationDispatcher {
             instance,
             messages,
             info,
+            attempt,
             ..
         } = item;
         let now = now_ms();
@@ -201,58 +205,52 @@ impl OrchestrationDispatcher {
             }
         };
 
+        if attempt > self.options.max_orchestration_deliveries {
+            let details = ErrorDetails::Poison {
+                message_kind: format!("orchestration turn of '{}'", info.name),
+                attempts: attempt - 1,
+                message: "delivered again and again without its turn ever being committed \
+                          (the process running it crashed or lost the lock each time); \
+                          not run again"
+                    .into(),
+            };
+            tracing::error!(target: "duroxide::runtime", instance_id = %instance, details = %details, "poison turn; failing the instance");
+            // Drop any cached engine: the instance is about to end.
+            let _ = self
+                .cache
+                .take(&instance, info.execution_id, info.history_len);
+            let commit = match target {
+                Target::Start(start) => {
+                    let version = self
+                        .registry
+                        .resolve(&start.name, start.version.as_deref())
+                        .map(|(v, _)| v.to_string());
+                    fail_start(&instance, &info, start, version, details, now)
+                }
+                Target::Resume => self.fail_without_engine(&info, details, now),
+            };
+            return Prepared::Commit(commit, None);
+        }
+
         match target {
-            Target::Start {
-                execution_id,
-                name,
-                version,
-                input,
-                parent,
-                carried,
-            } => {
-                let Some((version, handler)) = self.registry.resolve(&name, version.as_deref())
+            Target::Start(start) => {
+                let Some((version, handler)) =
+                    self.registry.resolve(&start.name, start.version.as_deref())
                 else {
-                    let details = unregistered(&name, version.as_deref());
-                    let started_version = version.unwrap_or_else(|| "unresolved".into());
-                    let mut engine_less = vec![Event {
-                        event_id: 1,
-                        timestamp_ms: now,
-                        kind: EventKind::OrchestrationStarted {
-                            name: name.clone(),
-                            version: started_version.clone(),
-                            input,
-                            parent: parent.clone(),
-                        },
-                    }];
-                    engine_less.push(Event {
-                        event_id: 2,
-                        timestamp_ms: now,
-                        kind: EventKind::OrchestrationFailed {
-                            details: details.clone(),
-                        },
-                    });
-                    let outcome = TurnOutcome {
-                        new_events: engine_less,
-                        actions: Vec::new(),
-                        status: TurnStatus::Failed { details },
-                        rejected: Vec::new(),
-                        open_children: Vec::new(),
-                    };
-                    let facts = TurnFacts {
-                        instance: &instance,
-                        incarnation: info.incarnation,
-                        name: &name,
-                        version: &started_version,
-                        execution_id,
-                        parent,
-                        created_at_ms: info.created_at_ms,
-                        now_ms: now,
-                    };
+                    let details = unregistered(&start.name, start.version.as_deref());
                     return Prepared::Commit(
-                        turn::plan_commit(&facts, outcome, 2, &HashSet::new()),
+                        fail_start(&instance, &info, start, None, details, now),
                         None,
                     );
                 };
+                let Start {
+                    execution_id,
+                    name,
+                    input,
+                    parent,
+                    carried,
+                    ..
+                } = start;
                 let engine = ReplayEngine::start(
                     &instance,
                     execution_id,
@@ -437,6 +435,58 @@ impl OrchestrationDispatcher {
     }
 }
 
+/// Fails an execution before any of its code runs: its history becomes the start and the
+/// failure, and the parent (if any) is told. `version` is the resolved version, if any.
+fn fail_start(
+    instance: &str,
+    info: &InstanceInfo,
+    start: Start,
+    version: Option<String>,
+    details: ErrorDetails,
+    now: u64,
+) -> TurnCommit {
+    let version = version
+        .or(start.version)
+        .unwrap_or_else(|| "unresolved".into());
+    let events = vec![
+        Event {
+            event_id: 1,
+            timestamp_ms: now,
+            kind: EventKind::OrchestrationStarted {
+                name: start.name.clone(),
+                version: version.clone(),
+                input: start.input,
+                parent: start.parent.clone(),
+            },
+        },
+        Event {
+            event_id: 2,
+            timestamp_ms: now,
+            kind: EventKind::OrchestrationFailed {
+                details: details.clone(),
+            },
+        },
+    ];
+    let outcome = TurnOutcome {
+        new_events: events,
+        actions: Vec::new(),
+        status: TurnStatus::Failed { details },
+        rejected: Vec::new(),
+        open_children: Vec::new(),
+    };
+    let facts = TurnFacts {
+        instance,
+        incarnation: info.incarnation,
+        name: &start.name,
+        version: &version,
+        execution_id: start.execution_id,
+        parent: start.parent,
+        created_at_ms: info.created_at_ms,
+        now_ms: now,
+    };
+    turn::plan_commit(&facts, outcome, 2, &HashSet::new())
+}
+
 enum Rebuild {
     Retry(ProviderError),
     Fail(ErrorDetails),
@@ -496,14 +546,14 @@ fn sort_messages(
                     && info.status == InstanceStatus::Pending
                     && target.is_none()
                 {
-                    target = Some(Target::Start {
+                    target = Some(Target::Start(Start {
                         execution_id: 1,
                         name,
                         version,
                         input,
                         parent,
                         carried: Vec::new(),
-                    });
+                    }));
                 } else {
                     tracing::warn!(target: "duroxide::runtime", instance_id = %instance, "duplicate start ignored");
                 }
@@ -517,14 +567,14 @@ fn sort_messages(
                 ..
             } => {
                 if from_execution == info.execution_id && target.is_none() {
-                    target = Some(Target::Start {
+                    target = Some(Target::Start(Start {
                         execution_id: from_execution + 1,
                         name,
                         version,
                         input,
                         parent: info.parent.clone(),
                         carried: carried_events,
-                    });
+                    }));
                     // Results addressed to the old execution are stale from here on.
                     inputs.retain(|(exec, _): &AddressedInput| exec.is_none());
                 }

@@ -39,6 +39,7 @@ pub(super) enum TreeId {
     OrchQueue = 2,
     WorkQueue = 3,
     WorkAttempts = 4,
+    OrchAttempts = 5,
 }
 
 /// One change to one tree.
@@ -206,7 +207,7 @@ impl Committer {
             let mut index = self.index.lock().unwrap_or_else(|p| p.into_inner());
             for ws in batch {
                 if let Some(token) = ws.effects.release_orch_lock {
-                    index.orch.release(token);
+                    index.orch.release_uncounted(token);
                 }
                 if let Some(token) = ws.effects.abort_work_lock {
                     index.work.abort_commit(token, now);
@@ -238,7 +239,7 @@ impl Committer {
                     work = true;
                 }
                 if let Some(token) = e.release_orch_lock {
-                    index.orch.release(token);
+                    index.orch.release_committed(token);
                     orch = true;
                 }
             }

@@ -7,6 +7,7 @@
 //! | `orch_queue` | `seq u64` | `OrchEntry` (visibility time + message) |
 //! | `work_queue` | `seq u64` | `WorkEntry` (visibility time + item) |
 //! | `work_attempts` | `seq u64` | deliveries so far (`u32`), written before each delivery |
+//! | `orch_attempts` | instance id bytes | deliveries since the last committed turn (`u32`), written before a delivery that may follow a crash or a lost lock |
 //! | `dead_letters` | `tree name · 0 · original key` | the original bytes, untouched |
 //!
 //! The length prefix makes an instance's history prefix unambiguous whatever bytes the id

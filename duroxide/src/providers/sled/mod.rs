@@ -85,6 +85,7 @@ struct Trees {
     orch: sled::Tree,
     work: sled::Tree,
     work_attempts: sled::Tree,
+    orch_attempts: sled::Tree,
     dead_letters: sled::Tree,
 }
 
@@ -205,6 +206,7 @@ impl SledProvider {
             orch: open_tree("orch_queue")?,
             work: open_tree("work_queue")?,
             work_attempts: open_tree("work_attempts")?,
+            orch_attempts: open_tree("orch_attempts")?,
             dead_letters: open_tree("dead_letters")?,
         };
         let sync_file = match (&path, options.sync_on_commit) {
@@ -227,6 +229,7 @@ impl SledProvider {
                 trees.orch.clone(),
                 trees.work.clone(),
                 trees.work_attempts.clone(),
+                trees.orch_attempts.clone(),
             ],
             index: Arc::clone(&index),
             orch_notify: Arc::clone(&orch_notify),
@@ -314,6 +317,41 @@ impl SledProvider {
         Ok(())
     }
 
+    /// Restores the delivery counts of instances with messages, and marks every such
+    /// instance as one whose count must be durable before its next turn runs: the process
+    /// that wrote these messages may have died in that instance's turn, and if the turn
+    /// kills every process that runs it, only a durable count can stop the crash loop.
+    /// Counts of instances with no messages are removed; an unreadable count is logged and
+    /// restarts at zero.
+    fn recover_orch_attempts(trees: &Trees, index: &mut Index) -> Result<(), ProviderError> {
+        let mut counts = std::collections::HashMap::new();
+        let mut orphans = Vec::new();
+        for entry in trees.orch_attempts.iter() {
+            let (key, value) = entry.map_err(storage)?;
+            let instance = String::from_utf8_lossy(&key).into_owned();
+            if !index.orch.has_pending(&instance) {
+                orphans.push(key);
+                continue;
+            }
+            match codec::decode::<u32>(&value) {
+                Ok(count) => {
+                    counts.insert(instance, count);
+                }
+                Err(e) => tracing::warn!(
+                    target: "duroxide::providers::sled",
+                    instance_id = %instance,
+                    error = %e,
+                    "unreadable delivery count of an instance; counting from zero again"
+                ),
+            }
+        }
+        for key in orphans {
+            trees.orch_attempts.remove(key).map_err(storage)?;
+        }
+        index.orch.inherit_pending(counts);
+        Ok(())
+    }
+
     fn recover(trees: &Trees, index: &mut Index) -> Result<u64, ProviderError> {
         let mut max_seq = 0;
         let mut dead = Vec::new();
@@ -350,6 +388,7 @@ impl SledProvider {
             }
         }
         Self::recover_attempts(trees, index)?;
+        Self::recover_orch_attempts(trees, index)?;
         for (name, tree, key, value, reason) in dead {
             tracing::error!(
                 target: "duroxide::providers::sled",
@@ -411,7 +450,7 @@ impl SledProvider {
         if let Err(ws) = sent {
             let mut index = self.index();
             if let Some(token) = ws.effects.release_orch_lock {
-                index.orch.release(token);
+                index.orch.release_uncounted(token);
             }
             if let Some(token) = ws.effects.abort_work_lock {
                 index.work.abort_commit(token, now_ms());
@@ -488,6 +527,7 @@ impl SledProvider {
         instance: String,
         token: u64,
         seqs: Vec<u64>,
+        attempt: u32,
     ) -> Result<OrchestrationItem, ProviderError> {
         let mut messages = Vec::with_capacity(seqs.len());
         for seq in seqs {
@@ -504,6 +544,7 @@ impl SledProvider {
             lock_token: LockToken(token.to_string()),
             messages,
             info,
+            attempt,
         })
     }
 
@@ -613,17 +654,33 @@ impl SledProvider {
     }
 }
 
-/// Gives a work item's lock back (visible again at once) if a fetch does not get as far as
-/// handing out the lease: keeps `fetch_work_item` cancel-safe across its own await.
-struct WorkLockGuard<'a> {
+/// Gives a lock back (visible again at once) if a fetch does not get as far as handing out
+/// what it locked: keeps the fetches cancel-safe across their own await (the write of the
+/// delivery count).
+struct LockGuard<'a> {
     store: &'a SledProvider,
     token: u64,
+    queue: GuardedQueue,
 }
 
-impl Drop for WorkLockGuard<'_> {
+enum GuardedQueue {
+    Orch,
+    Work,
+}
+
+impl Drop for LockGuard<'_> {
     fn drop(&mut self) {
-        let _ = self.store.index().work.abandon(self.token, now_ms(), 0);
-        self.store.inner.work_notify.notify_waiters();
+        let now = now_ms();
+        match self.queue {
+            GuardedQueue::Orch => {
+                let _ = self.store.index().orch.abandon(self.token, now, 0);
+                self.store.inner.orch_notify.notify_waiters();
+            }
+            GuardedQueue::Work => {
+                let _ = self.store.index().work.abandon(self.token, now, 0);
+                self.store.inner.work_notify.notify_waiters();
+            }
+        }
     }
 }
 
@@ -643,10 +700,28 @@ impl Provider for SledProvider {
                 )
             })
             .await;
-        let Some(((instance, seqs), token)) = claimed else {
+        let Some((fetched, token)) = claimed else {
             return Ok(None);
         };
-        match self.load_orchestration_item(instance, token, seqs) {
+        if fetched.persist {
+            // The count is durable before the turn runs, so a turn that takes its process
+            // down is counted too (see `recover_orch_attempts`). Until the item is handed
+            // out, dropping this future (or failing) gives the instance back at once.
+            let guard = LockGuard {
+                store: self,
+                token,
+                queue: GuardedQueue::Orch,
+            };
+            let count = encode("orchestration delivery count", &fetched.attempt)?;
+            let ops = vec![Op::Put(
+                TreeId::OrchAttempts,
+                keys::instance(&fetched.instance),
+                count,
+            )];
+            self.submit(ops, Vec::new(), Effects::default()).await?;
+            std::mem::forget(guard);
+        }
+        match self.load_orchestration_item(fetched.instance, token, fetched.seqs, fetched.attempt) {
             Ok(item) => Ok(Some(item)),
             Err(e) => {
                 // Keep the instance out of the way for a while rather than spin on it.
@@ -665,11 +740,15 @@ impl Provider for SledProvider {
         commit: TurnCommit,
     ) -> Result<(), ProviderError> {
         let token = parse_token(lock_token)?;
-        let (instance, delivered) = self
-            .index()
-            .orch
-            .begin_commit(token, now_ms())
-            .map_err(|_| ProviderError::LockLost)?;
+        let (instance, delivered, count_is_durable) = {
+            let mut index = self.index();
+            let (instance, delivered) = index
+                .orch
+                .begin_commit(token, now_ms())
+                .map_err(|_| ProviderError::LockLost)?;
+            let durable = index.orch.count_is_durable(&instance);
+            (instance, delivered, durable)
+        };
         let mut effects = Effects {
             release_orch_lock: Some(token),
             ..Effects::default()
@@ -712,6 +791,10 @@ impl Provider for SledProvider {
                 ops.push(Op::Delete(TreeId::OrchQueue, keys::seq(*seq).to_vec()));
                 effects.orch_removed.push((instance.clone(), *seq));
             }
+            if count_is_durable {
+                // The turn made progress: its instance's delivery count starts again.
+                ops.push(Op::Delete(TreeId::OrchAttempts, keys::instance(&instance)));
+            }
             for queued in &commit.orchestrator_messages {
                 self.enqueue_op(
                     &queued.message,
@@ -738,7 +821,7 @@ impl Provider for SledProvider {
         match built {
             Ok((ops, absent)) => self.submit(ops, absent, effects).await,
             Err(e) => {
-                self.index().orch.release(token);
+                self.index().orch.release_uncounted(token);
                 Err(e)
             }
         }
@@ -790,7 +873,11 @@ impl Provider for SledProvider {
         // The delivery is counted durably before the activity runs, so the poison limit also
         // catches an activity that takes the whole process down with it. Until the lease is
         // handed out, dropping this future (or failing) gives the item back at once.
-        let guard = WorkLockGuard { store: self, token };
+        let guard = LockGuard {
+            store: self,
+            token,
+            queue: GuardedQueue::Work,
+        };
         let count = encode("work item delivery count", &attempt)?;
         let ops = vec![Op::Put(
             TreeId::WorkAttempts,
@@ -952,7 +1039,10 @@ impl Provider for SledProvider {
     async fn delete_instance(&self, instance: &str) -> Result<(), ProviderError> {
         let token = self.next_token();
         let pending = self.lock_for_delete(instance, token).await?;
-        let mut ops = vec![Op::Delete(TreeId::Instances, keys::instance(instance))];
+        let mut ops = vec![
+            Op::Delete(TreeId::Instances, keys::instance(instance)),
+            Op::Delete(TreeId::OrchAttempts, keys::instance(instance)),
+        ];
         let mut effects = Effects {
             release_orch_lock: Some(token),
             changed: vec![instance.to_string()],

@@ -5,7 +5,7 @@
 //! messages; this index is rebuilt from them at open and updated by the committer after
 //! each durable commit, so it never shows a message that is not on disk.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 /// Locks and visibility of the orchestrator queue, per instance.
 #[derive(Debug, Default)]
@@ -21,6 +21,25 @@ pub(super) struct OrchQueue {
     expiry: BTreeSet<(u64, u64)>,
     /// An abandoned instance is not visible before this time.
     not_before: HashMap<String, u64>,
+    /// Deliveries of an instance's messages since its last committed turn that were not
+    /// handed back (abandoned, or a commit that failed): lock expiries and lost processes.
+    deliveries: HashMap<String, u32>,
+    /// Instances whose delivery count must be durable before their next delivery: those
+    /// that had messages when the store was opened (a process may have died in their turn)
+    /// and those whose count is already on disk. Cleared by a committed turn.
+    durable_counts: HashSet<String>,
+}
+
+/// An instance locked by [`OrchQueue::fetch`].
+#[derive(Debug, PartialEq, Eq)]
+pub(super) struct OrchFetch {
+    pub(super) instance: String,
+    /// Its visible messages, in order.
+    pub(super) seqs: Vec<u64>,
+    /// Which delivery since the last committed turn this is (1 for the first).
+    pub(super) attempt: u32,
+    /// Whether `attempt` must be written to disk before the turn runs.
+    pub(super) persist: bool,
 }
 
 #[derive(Debug)]
@@ -90,13 +109,8 @@ impl OrchQueue {
     }
 
     /// Locks the instance whose earliest message is visible soonest (if visible by `now`);
-    /// returns it with the seqs of its visible messages, in order.
-    pub(super) fn fetch(
-        &mut self,
-        now: u64,
-        lock_ms: u64,
-        token: u64,
-    ) -> Option<(String, Vec<u64>)> {
+    /// returns it with the seqs of its visible messages and its delivery count.
+    pub(super) fn fetch(&mut self, now: u64, lock_ms: u64, token: u64) -> Option<OrchFetch> {
         self.expire(now);
         let (visible, _, _) = self.ready.first()?;
         if *visible > now {
@@ -127,7 +141,42 @@ impl OrchQueue {
         );
         self.by_token.insert(token, instance.clone());
         self.expiry.insert((expires_at, token));
-        Some((instance, delivered))
+        let attempt = self.deliveries.entry(instance.clone()).or_insert(0);
+        *attempt = attempt.saturating_add(1);
+        let attempt = *attempt;
+        // A redelivery in this process means a turn lost its lock; count it durably from
+        // here on, so a crash loop that follows is counted too.
+        let persist = attempt > 1 || self.durable_counts.contains(&instance);
+        if persist {
+            self.durable_counts.insert(instance.clone());
+        }
+        Some(OrchFetch {
+            instance,
+            seqs: delivered,
+            attempt,
+            persist,
+        })
+    }
+
+    /// Marks every instance that has messages now (at open) as one whose count must be
+    /// durable, restoring the counts found on disk.
+    pub(super) fn inherit_pending(&mut self, counts: HashMap<String, u32>) {
+        for instance in self.pending.keys() {
+            self.durable_counts.insert(instance.clone());
+            if let Some(&count) = counts.get(instance) {
+                self.deliveries.insert(instance.clone(), count);
+            }
+        }
+    }
+
+    /// Whether an instance has messages (used at open to find orphaned counts).
+    pub(super) fn has_pending(&self, instance: &str) -> bool {
+        self.pending.contains_key(instance)
+    }
+
+    /// Whether the instance's delivery count may be on disk (a commit then deletes it).
+    pub(super) fn count_is_durable(&self, instance: &str) -> bool {
+        self.durable_counts.contains(instance)
     }
 
     fn valid(&mut self, token: u64, now: u64) -> Result<String, LockLost> {
@@ -155,9 +204,31 @@ impl OrchQueue {
         Ok((instance, delivered))
     }
 
-    /// Releases a lock (after a commit, or a failed one); the instance's remaining messages
-    /// become fetchable again.
-    pub(super) fn release(&mut self, token: u64) {
+    /// Releases the lock of a turn that committed (or of a deletion): the instance made
+    /// progress, so its delivery count starts again.
+    pub(super) fn release_committed(&mut self, token: u64) {
+        if let Some(instance) = self.by_token.get(&token) {
+            self.deliveries.remove(instance);
+            self.durable_counts.remove(instance);
+        }
+        self.release(token);
+    }
+
+    /// Releases a lock whose holder handed it back (an abandon, a commit that failed): that
+    /// delivery does not count towards the poison limit, since the runtime reported back.
+    pub(super) fn release_uncounted(&mut self, token: u64) {
+        if let Some(count) = self
+            .by_token
+            .get(&token)
+            .and_then(|instance| self.deliveries.get_mut(instance))
+        {
+            *count = count.saturating_sub(1);
+        }
+        self.release(token);
+    }
+
+    /// Releases a lock; the instance's remaining messages become fetchable again.
+    fn release(&mut self, token: u64) {
         if let Some(instance) = self.by_token.remove(&token) {
             if let Some(lock) = self.locks.remove(&instance) {
                 self.expiry.remove(&(lock.expires_at, token));
@@ -172,7 +243,7 @@ impl OrchQueue {
             self.not_before
                 .insert(instance, now.saturating_add(delay_ms));
         }
-        self.release(token);
+        self.release_uncounted(token);
         Ok(())
     }
 
@@ -372,6 +443,11 @@ impl WorkQueue {
 mod tests {
     use super::*;
 
+    fn batch(fetched: Option<OrchFetch>) -> (String, Vec<u64>) {
+        let f = fetched.expect("an instance is fetchable");
+        (f.instance, f.seqs)
+    }
+
     #[test]
     fn queues_orch_batches_visible_messages_and_locks_instance() {
         let mut q = OrchQueue::default();
@@ -379,26 +455,26 @@ mod tests {
         q.add("a", 2, 0);
         q.add("a", 3, 1_000); // a timer, not yet due
         q.add("b", 4, 0);
-        let (inst, seqs) = q.fetch(10, 100, 1).unwrap();
+        let (inst, seqs) = batch(q.fetch(10, 100, 1));
         assert_eq!((inst.as_str(), seqs), ("a", vec![1, 2]));
         // "a" is locked: the next fetch gets "b", then nothing.
-        assert_eq!(q.fetch(10, 100, 2).unwrap().0, "b");
+        assert_eq!(batch(q.fetch(10, 100, 2)).0, "b");
         assert!(q.fetch(10, 100, 3).is_none());
         // Commit token 1, removing its messages: only the timer stays, due at 1000.
         let (_, delivered) = q.begin_commit(1, 20).unwrap();
         for seq in delivered {
             q.remove("a", seq);
         }
-        q.release(1);
+        q.release_committed(1);
         assert_eq!(q.next_due(), Some(110)); // b's lock expiry comes first
                                              // b's lock (taken at 10 for 100) has expired by 500: b is handed out again; a's timer
                                              // is not due yet.
-        assert_eq!(q.fetch(500, 100, 4).unwrap(), ("b".to_string(), vec![4]));
+        assert_eq!(batch(q.fetch(500, 100, 4)), ("b".to_string(), vec![4]));
         assert!(q.fetch(500, 100, 5).is_none());
         q.begin_commit(4, 550).unwrap();
         q.remove("b", 4);
-        q.release(4);
-        assert_eq!(q.fetch(1_000, 100, 6).unwrap(), ("a".to_string(), vec![3]));
+        q.release_committed(4);
+        assert_eq!(batch(q.fetch(1_000, 100, 6)), ("a".to_string(), vec![3]));
     }
 
     #[test]
@@ -409,10 +485,54 @@ mod tests {
         // After expiry the old holder can neither commit nor renew, and a new fetch wins.
         assert_eq!(q.begin_commit(1, 101), Err(LockLost));
         assert_eq!(q.renew(1, 101, 100), Err(LockLost));
-        assert_eq!(q.fetch(101, 100, 2).unwrap(), ("a".to_string(), vec![1]));
+        assert_eq!(batch(q.fetch(101, 100, 2)), ("a".to_string(), vec![1]));
         // A committing lock does not expire.
         q.begin_commit(2, 150).unwrap();
         assert!(q.fetch(10_000, 100, 3).is_none());
+    }
+
+    #[test]
+    fn queues_orch_counts_deliveries_that_were_not_handed_back() {
+        let mut q = OrchQueue::default();
+        q.add("a", 1, 0);
+        let first = q.fetch(0, 100, 1).unwrap();
+        assert_eq!((first.attempt, first.persist), (1, false));
+        // A lock that expires counts; from the second delivery on the count is durable.
+        let second = q.fetch(200, 100, 2).unwrap();
+        assert_eq!((second.attempt, second.persist), (2, true));
+        // An abandon (or a failed commit) hands the delivery back: it does not count.
+        q.abandon(2, 210, 0).unwrap();
+        assert_eq!(q.fetch(220, 100, 3).unwrap().attempt, 2);
+        assert!(q.count_is_durable("a"));
+        // A committed turn starts the count again.
+        q.begin_commit(3, 230).unwrap();
+        q.release_committed(3);
+        assert!(!q.count_is_durable("a"));
+        let after = q.fetch(240, 100, 4).unwrap();
+        assert_eq!((after.attempt, after.persist), (1, false));
+    }
+
+    #[test]
+    fn queues_orch_instances_pending_at_open_count_durably() {
+        let mut q = OrchQueue::default();
+        q.add("crashed", 1, 0);
+        q.add("fresh", 2, 0);
+        q.inherit_pending(HashMap::from([("crashed".to_string(), 4)]));
+        q.add("later", 3, 0);
+        let mut seen = Vec::new();
+        for token in 1..=3 {
+            let f = q.fetch(0, 100, token).unwrap();
+            seen.push((f.instance, f.attempt, f.persist));
+        }
+        seen.sort();
+        assert_eq!(
+            seen,
+            vec![
+                ("crashed".to_string(), 5, true),
+                ("fresh".to_string(), 1, true),
+                ("later".to_string(), 1, false),
+            ]
+        );
     }
 
     #[test]
