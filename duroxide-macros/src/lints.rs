@@ -108,7 +108,20 @@ const ITERATE: &[&str] = &[
     "symmetric_difference",
 ];
 /// Consumers whose result does not depend on iteration order.
-const ORDER_INSENSITIVE: &[&str] = &["count", "sum", "product", "max", "min", "collect", "len"];
+const ORDER_INSENSITIVE: &[&str] = &["count", "sum", "product", "max", "min", "len"];
+/// Collections whose content does not depend on the order they were filled in: collecting
+/// a hash iteration into one of these is fine (a hash one is then tracked in turn).
+const ORDER_FREE_COLLECTIONS: &[&str] = &["BTreeMap", "BTreeSet"];
+/// Methods that sort a `Vec` in place: `let mut v: Vec<_> = m.keys().collect(); v.sort();`.
+const SORTS: &[&str] = &[
+    "sort",
+    "sort_unstable",
+    "sort_by",
+    "sort_by_key",
+    "sort_by_cached_key",
+    "sort_unstable_by",
+    "sort_unstable_by_key",
+];
 /// Adapters that keep a chain order-insensitive when the consumer is.
 const PURE_ADAPTERS: &[&str] = &["cloned", "copied"];
 /// Constructors that make a hash collection: `HashMap::new()`, ...
@@ -403,12 +416,68 @@ impl Linter<'_, '_> {
         }
     }
 
-    /// `x.iter().cloned().count()`: the iteration under an order-insensitive consumer is fine.
+    /// `x.iter().cloned().count()`, `m.into_iter().collect::<BTreeMap<_, _>>()`: the
+    /// iteration under an order-insensitive consumer is fine.
     fn exempt_consumed(&mut self, call: &syn::ExprMethodCall) {
-        if !ORDER_INSENSITIVE.contains(&call.method.to_string().as_str()) {
+        let method = call.method.to_string();
+        let insensitive = if method == "collect" {
+            matches!(
+                call.turbofish.as_ref().and_then(|t| t.args.first()),
+                Some(syn::GenericArgument::Type(ty)) if self.order_free(ty)
+            )
+        } else {
+            ORDER_INSENSITIVE.contains(&method.as_str())
+        };
+        if insensitive {
+            self.exempt_chain(&call.receiver);
+        }
+    }
+
+    /// Whether `ty` is a collection whose content does not depend on insertion order.
+    fn order_free(&self, ty: &Type) -> bool {
+        if self.hash_type(ty).is_some() {
+            return true;
+        }
+        let Type::Path(p) = ty else {
+            return false;
+        };
+        p.path
+            .segments
+            .last()
+            .is_some_and(|last| ORDER_FREE_COLLECTIONS.contains(&last.ident.to_string().as_str()))
+    }
+
+    /// `let v: BTreeSet<_> = m.keys().collect();`, or
+    /// `let mut v: Vec<_> = m.keys().collect();` followed in the same block by `v.sort();`:
+    /// the collected iteration is order-insensitive. `later` are the block's statements
+    /// after the `let`.
+    fn exempt_sorted_collect(&mut self, local: &syn::Local, later: &[Stmt]) {
+        let Some(init) = &local.init else {
+            return;
+        };
+        let Expr::MethodCall(collect) = &*init.expr else {
+            return;
+        };
+        if collect.method != "collect" {
             return;
         }
-        let mut receiver = &*call.receiver;
+        let (pat, declared) = match &local.pat {
+            Pat::Type(typed) => (&*typed.pat, Some(&*typed.ty)),
+            other => (other, None),
+        };
+        let order_free = declared.is_some_and(|ty| self.order_free(ty));
+        let sorted = match pat {
+            Pat::Ident(ident) => later.iter().any(|stmt| sorts(stmt, &ident.ident)),
+            _ => false,
+        };
+        if order_free || sorted {
+            self.exempt_chain(&collect.receiver);
+        }
+    }
+
+    /// Exempts the iteration call at the head of `receiver`, seen through pure adapters.
+    fn exempt_chain(&mut self, receiver: &Expr) {
+        let mut receiver = receiver;
         while let Expr::MethodCall(inner) = receiver {
             let method = inner.method.to_string();
             if PURE_ADAPTERS.contains(&method.as_str()) {
@@ -427,6 +496,15 @@ impl Linter<'_, '_> {
             self.bind(name, hash);
         }
     }
+}
+
+/// Whether `stmt` is `name.sort()` (or another in-place sort of `name`).
+fn sorts(stmt: &Stmt, name: &syn::Ident) -> bool {
+    let Stmt::Expr(Expr::MethodCall(call), _) = stmt else {
+        return false;
+    };
+    SORTS.contains(&call.method.to_string().as_str())
+        && matches!(&*call.receiver, Expr::Path(p) if p.path.is_ident(name))
 }
 
 fn address(call: &syn::ExprMethodCall) -> usize {
@@ -543,8 +621,11 @@ fn expr_attrs_mut(expr: &mut Expr) -> Option<&mut Vec<Attribute>> {
 impl VisitMut for Linter<'_, '_> {
     fn visit_block_mut(&mut self, block: &mut syn::Block) {
         self.push_block(Some(paths::block_scope(block)));
-        for stmt in &mut block.stmts {
-            self.visit_stmt_mut(stmt);
+        for i in 0..block.stmts.len() {
+            if let (true, Stmt::Local(local)) = (self.active, &block.stmts[i]) {
+                self.exempt_sorted_collect(local, &block.stmts[i + 1..]);
+            }
+            self.visit_stmt_mut(&mut block.stmts[i]);
         }
         self.pop_block();
     }

@@ -92,6 +92,10 @@ async fn replacements(
     }
     let mut keys: Vec<&String> = items.keys().collect();
     keys.sort();
+    let mut names = items.keys().cloned().collect::<Vec<_>>();
+    names.sort_unstable();
+    let by_name = items.iter().collect::<BTreeMap<_, _>>();
+    let _ = (names, by_name);
     let sum: u32 = items.values().sum();
     let n = items.len() + usize::from(items.contains_key("x"));
     let _ = items.get("a");
