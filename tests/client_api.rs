@@ -259,6 +259,35 @@ async fn client_start_existing_instance_fails() {
 }
 
 #[tokio::test]
+async fn client_runtime_raise_event_reaches_a_waiting_instance() {
+    // The original README's notes name `Runtime::raise_event`: code that holds only the
+    // runtime can signal instances too, with the client's semantics.
+    let h = harness().await;
+    let rt = h.runtime.clone().expect("running");
+    h.client
+        .start_orchestration("rt-signal", "Wait", "")
+        .await
+        .unwrap();
+    rt.raise_event("rt-signal", "Go", "via runtime")
+        .await
+        .unwrap();
+    assert_eq!(h.wait("rt-signal").await, completed("via runtime"));
+    assert_eq!(
+        rt.raise_event("rt-ghost", "Go", "x").await,
+        Err(ClientError::InstanceNotFound {
+            instance: "rt-ghost".into()
+        })
+    );
+    assert_eq!(
+        rt.raise_event("rt-signal", "Go", "late").await,
+        Err(ClientError::InstanceNotRunning {
+            instance: "rt-signal".into(),
+            status: "completed".into()
+        })
+    );
+}
+
+#[tokio::test]
 async fn client_signal_unknown_or_finished_instance_is_refused() {
     let h = harness().await;
     assert_eq!(

@@ -22,6 +22,8 @@ use std::time::Duration;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::client::Client;
+use crate::error::ClientError;
 use crate::providers::Provider;
 pub use crate::registry;
 use crate::registry::{ActivityRegistry, OrchestrationRegistry};
@@ -38,6 +40,7 @@ pub const DEFAULT_SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(1);
 /// A running runtime. Start one with [`Runtime::start_with_store`]; stop it with
 /// [`Runtime::shutdown`].
 pub struct Runtime {
+    store: Arc<dyn Provider>,
     shutdown: watch::Sender<bool>,
     tasks: Mutex<Vec<JoinHandle<()>>>,
     options: Arc<RuntimeOptions>,
@@ -94,7 +97,7 @@ impl Runtime {
             tasks.push(tokio::spawn(Arc::clone(&orchestrator).run(signal.clone())));
         }
         let worker = Arc::new(WorkerDispatcher {
-            store,
+            store: Arc::clone(&store),
             registry: activities.into(),
             options: Arc::clone(&options),
             next_worker: AtomicU64::new(1),
@@ -102,6 +105,7 @@ impl Runtime {
         tasks.push(tokio::spawn(worker.run(signal)));
 
         Arc::new(Runtime {
+            store,
             shutdown,
             tasks: Mutex::new(tasks),
             options,
@@ -111,6 +115,24 @@ impl Runtime {
     /// The options this runtime runs with.
     pub fn options(&self) -> &RuntimeOptions {
         &self.options
+    }
+
+    /// A [`Client`] on this runtime's store, with the runtime's payload limit.
+    pub fn client(&self) -> Client {
+        Client::new(Arc::clone(&self.store)).with_max_payload_bytes(self.options.max_payload_bytes)
+    }
+
+    /// Raises an external event for a running instance's `schedule_wait(name)`: the same as
+    /// [`Client::raise_event`] on [`client`](Self::client), for code that holds the runtime.
+    /// An event raised before the orchestration reaches its wait is kept for it; for an
+    /// unknown or finished instance nothing happens and the error says so.
+    pub async fn raise_event(
+        &self,
+        instance: impl AsRef<str>,
+        event_name: impl Into<String>,
+        data: impl Into<String>,
+    ) -> Result<(), ClientError> {
+        self.client().raise_event(instance, event_name, data).await
     }
 
     /// Stops the runtime gracefully: no new work is fetched, turns in progress finish, and
