@@ -15,8 +15,8 @@ use duroxide::providers::sled::SledProvider;
 use duroxide::providers::Provider;
 use duroxide::runtime::registry::ActivityRegistry;
 use duroxide::{
-    ActivityContext, Client, OrchestrationContext, OrchestrationRegistry, OrchestrationStatus,
-    Runtime, RuntimeOptions,
+    ActivityContext, Client, InstanceFilter, OrchestrationContext, OrchestrationRegistry,
+    OrchestrationStatus, Runtime, RuntimeOptions,
 };
 
 fn activities() -> ActivityRegistry {
@@ -185,6 +185,50 @@ async fn run(
     }
 }
 
+/// Runs `instances` hello instances to completion, then deletes them all with one
+/// `delete_instance_bulk` call; returns the line for the report.
+async fn bulk_delete(dir: &Path, instances: usize) -> String {
+    let store = Arc::new(
+        SledProvider::new(dir.join("bulk-delete"), None)
+            .await
+            .unwrap(),
+    );
+    let rt = Runtime::start_with_options(
+        store.clone() as Arc<dyn Provider>,
+        activities(),
+        orchestrations(),
+        RuntimeOptions::default(),
+    )
+    .await;
+    let client = Client::new(store.clone());
+    for i in 0..instances {
+        client
+            .start_orchestration(format!("d-{i}"), "Hello", i.to_string())
+            .await
+            .unwrap();
+    }
+    for i in 0..instances {
+        let status = client
+            .wait_for_orchestration(format!("d-{i}"), Duration::from_secs(600))
+            .await
+            .unwrap();
+        assert!(matches!(status, OrchestrationStatus::Completed { .. }));
+    }
+    let began = Instant::now();
+    let deleted = client
+        .delete_instance_bulk(InstanceFilter::default())
+        .await
+        .unwrap();
+    let elapsed = began.elapsed();
+    assert_eq!(deleted.len(), instances);
+    rt.shutdown(None).await;
+    format!(
+        "bulk delete: {instances} finished instances in {:.0} ms with one `delete_instance_bulk` call ({:.0} instances/s)",
+        elapsed.as_secs_f64() * 1e3,
+        instances as f64 / elapsed.as_secs_f64()
+    )
+}
+
 fn dir_size(path: &Path) -> u64 {
     std::fs::read_dir(path)
         .map(|entries| {
@@ -227,13 +271,13 @@ fn main() {
         .build()
         .unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let rows = rt.block_on(async {
+    let (rows, deletion) = rt.block_on(async {
         let default = RuntimeOptions::default();
         let no_cache = RuntimeOptions {
             instance_cache_capacity: 0,
             ..RuntimeOptions::default()
         };
-        vec![
+        let rows = vec![
             run(
                 dir.path(),
                 "hello",
@@ -279,7 +323,8 @@ fn main() {
                 default,
             )
             .await,
-        ]
+        ];
+        (rows, bulk_delete(dir.path(), 500 * scale).await)
     });
     let hello_disk = dir_size(&dir.path().join("hello"));
     let hello_instances = rows[0].instances as u64;
@@ -299,6 +344,7 @@ fn main() {
         "disk: {:.1} MiB per 1k completed hello instances (sled, before any pruning)",
         hello_disk as f64 / hello_instances as f64 * 1000.0 / 1_048_576.0
     );
+    let _ = writeln!(out, "{deletion}");
     let _ = writeln!(
         out,
         "peak RSS of the bench process: {:.0} MiB",

@@ -2,6 +2,8 @@
 
 use std::collections::HashSet;
 
+use futures::stream::{self, StreamExt};
+
 use super::{Client, OrchestrationStatus};
 use crate::error::ClientError;
 use crate::history::EventKind;
@@ -28,6 +30,11 @@ impl InstanceTree {
         out
     }
 }
+
+/// How many instances a bulk operation reads or deletes at once. Each one waits for the
+/// store (a read settling, a delete's commit); overlapping them lets a store that groups
+/// commits, like sled's, serve many with one flush instead of one flush each.
+const BULK_CONCURRENCY: usize = 32;
 
 /// Which instances a bulk operation applies to. All conditions must hold; the default
 /// selects every root instance (sub-orchestrations go with their root).
@@ -161,8 +168,12 @@ impl Client {
         };
         let cutoff = filter.finished_before.map(crate::clock::system_time_ms);
         let mut selected = Vec::new();
-        for id in ids {
-            let Some(info) = self.store.get_instance(&id).await? else {
+        // In order (so the result stays sorted), several reads in flight at once.
+        let mut infos = stream::iter(ids)
+            .map(|id| async move { self.store.get_instance(&id).await })
+            .buffered(BULK_CONCURRENCY);
+        while let Some(info) = infos.next().await {
+            let Some(info) = info? else {
                 continue;
             };
             if info.parent.is_some() && filter.instance_ids.is_none() {
@@ -191,9 +202,17 @@ impl Client {
         &self,
         filter: InstanceFilter,
     ) -> Result<Vec<String>, ClientError> {
+        let roots = self.select_roots(&filter, true).await?;
+        // Every delete runs to its end (none is cut off half-way by another's error); the
+        // first error, if any, is reported after.
+        let results: Vec<_> = stream::iter(roots)
+            .map(|info| async move { self.delete_instance(&info.instance, false).await })
+            .buffered(BULK_CONCURRENCY)
+            .collect()
+            .await;
         let mut deleted = Vec::new();
-        for info in self.select_roots(&filter, true).await? {
-            match self.delete_instance(&info.instance, false).await {
+        for result in results {
+            match result {
                 Ok(ids) => deleted.extend(ids),
                 // A child still running keeps its tree; a concurrent delete already did it.
                 Err(
@@ -213,10 +232,12 @@ impl Client {
         filter: InstanceFilter,
         keep_last: usize,
     ) -> Result<usize, ClientError> {
-        let mut pruned = 0;
-        for info in self.select_roots(&filter, false).await? {
-            pruned += self.prune_executions(&info.instance, keep_last).await?;
-        }
-        Ok(pruned)
+        let roots = self.select_roots(&filter, false).await?;
+        let results: Vec<_> = stream::iter(roots)
+            .map(|info| async move { self.prune_executions(&info.instance, keep_last).await })
+            .buffered(BULK_CONCURRENCY)
+            .collect()
+            .await;
+        results.into_iter().sum()
     }
 }
