@@ -53,9 +53,9 @@ pub trait Provider: Send + Sync + 'static {
     // ---- orchestrator queue ------------------------------------------------------------
 
     /// Locks one instance that has visible messages and returns all of them (in enqueue
-    /// order) with its record. Waits up to `wait` for work to appear; `Ok(None)` if none did.
-    /// Must be cancel-safe: dropping the future never leaves a lock behind that was not
-    /// returned.
+    /// order) with its record and delivery count ([`OrchestrationItem::attempt`]). Waits up
+    /// to `wait` for work to appear; `Ok(None)` if none did. Must be cancel-safe: dropping
+    /// the future never leaves a lock behind that was not returned.
     async fn fetch_orchestration_item(
         &self,
         lock_timeout: Duration,
@@ -70,7 +70,8 @@ pub trait Provider: Send + Sync + 'static {
     ) -> Result<(), ProviderError>;
 
     /// Releases the lock without consuming the messages; they become visible again after
-    /// `delay` (immediately if `None`).
+    /// `delay` (immediately if `None`). The delivery is handed back: it does not count
+    /// towards the instance's [`attempt`](OrchestrationItem::attempt).
     async fn abandon_orchestration_item(
         &self,
         lock_token: &LockToken,
