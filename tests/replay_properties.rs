@@ -1,11 +1,13 @@
 //! Property tests of the replay engine (proptest, bounded so they run in CI): for random
-//! orchestration programs and random delivery orders of their results,
+//! orchestration programs (activities, timers, waits, joins, races, caught failures, guids,
+//! sub-orchestrations) and random delivery orders of their results,
 //!
 //! - a live engine kept across turns (what the instance cache does) and an engine rebuilt
 //!   from the recorded history before every turn (what a restart or a cache miss does)
 //!   record the same events, decide the same actions, reject the same inputs and end with
 //!   the same output: replay reproduces the execution exactly;
-//! - results delivered twice are rejected, never applied twice;
+//! - results delivered twice are rejected, never applied twice; a cancellation at any
+//!   turn ends both engines the same way;
 //! - the output depends only on what was delivered, not on the order of delivery, except
 //!   where the program races two futures (`select2`), where history order decides.
 
@@ -37,6 +39,8 @@ enum Step {
     Failing,
     /// `new_guid()`: deterministic across replays.
     Guid,
+    /// `schedule_sub_orchestration("Child", n)`.
+    Child(u8),
 }
 
 impl Step {
@@ -49,6 +53,7 @@ impl Step {
             Step::Race(n) => format!("s{n}"),
             Step::Failing => "f".into(),
             Step::Guid => "g".into(),
+            Step::Child(n) => format!("c{n}"),
         }
     }
 
@@ -61,6 +66,7 @@ impl Step {
             "j" => Step::Join(n()),
             "s" => Step::Race(n()),
             "f" => Step::Failing,
+            "c" => Step::Child(n()),
             _ => Step::Guid,
         }
     }
@@ -78,6 +84,7 @@ impl Step {
                     .join("+"),
             ),
             Step::Failing => Some(format!("caught {}", failure_message("boom"))),
+            Step::Child(n) => Some(child_result(&n.to_string())),
             Step::Race(_) | Step::Guid => None,
         }
     }
@@ -92,12 +99,18 @@ fn step() -> impl Strategy<Value = Step> {
         (0u8..3).prop_map(Step::Race),
         Just(Step::Failing),
         Just(Step::Guid),
+        (0u8..3).prop_map(Step::Child),
     ]
 }
 
 /// What the simulated worker returns for `Act(input)`.
 fn result_of(input: &str) -> String {
     format!("r({input})")
+}
+
+/// What the simulated child orchestration returns for `input`.
+fn child_result(input: &str) -> String {
+    format!("child({input})")
 }
 
 fn failure_message(input: &str) -> String {
@@ -145,6 +158,10 @@ fn interpreter() -> OrchestrationHandler {
                             Err(e) => format!("caught {e}"),
                         },
                         Step::Guid => ctx.new_guid(),
+                        Step::Child(n) => {
+                            ctx.schedule_sub_orchestration("Child", n.to_string())
+                                .await?
+                        }
                     };
                     out.push(piece);
                 }
@@ -175,6 +192,12 @@ fn completion(action: &Action) -> Option<TurnInput> {
             id: *id,
             fire_at_ms: *fire_at_ms,
         }),
+        Action::StartSubOrchestration { id, input, .. } => {
+            Some(TurnInput::SubOrchestrationCompleted {
+                id: *id,
+                result: child_result(input),
+            })
+        }
         Action::WaitExternal { name, .. } => Some(TurnInput::ExternalEvent {
             name: name.clone(),
             data: event_data(name),
@@ -194,6 +217,8 @@ struct TurnPlan {
     redeliver: Option<usize>,
     /// Also raise an event before anything waits for it.
     early_event: Option<u8>,
+    /// Also request cancellation (only where the test allows it).
+    cancel: bool,
 }
 
 fn turn_plan() -> impl Strategy<Value = TurnPlan> {
@@ -202,13 +227,17 @@ fn turn_plan() -> impl Strategy<Value = TurnPlan> {
         proptest::collection::vec(any::<usize>(), 0..8),
         proptest::option::weighted(0.2, any::<usize>()),
         proptest::option::weighted(0.15, 0u8..3),
+        proptest::bool::weighted(0.03),
     )
-        .prop_map(|(deliver, picks, redeliver, early_event)| TurnPlan {
-            deliver,
-            picks,
-            redeliver,
-            early_event,
-        })
+        .prop_map(
+            |(deliver, picks, redeliver, early_event, cancel)| TurnPlan {
+                deliver,
+                picks,
+                redeliver,
+                early_event,
+                cancel,
+            },
+        )
 }
 
 /// The same turn run two ways: by the live engine and by an engine rebuilt from history.
@@ -251,8 +280,16 @@ impl Twin {
     }
 }
 
-/// Runs `program` to its end under `plans`; returns its output and the rejections seen.
-fn run(program: &[Step], plans: &[TurnPlan]) -> Result<String, TestCaseError> {
+/// How a program ended.
+#[derive(Debug, PartialEq)]
+enum End {
+    Completed(String),
+    Cancelled,
+}
+
+/// Runs `program` to its end under `plans` (honouring their cancellations only if
+/// `cancellable`).
+fn run(program: &[Step], plans: &[TurnPlan], cancellable: bool) -> Result<End, TestCaseError> {
     let code = program
         .iter()
         .map(|s| s.encode())
@@ -294,6 +331,11 @@ fn run(program: &[Step], plans: &[TurnPlan]) -> Result<String, TestCaseError> {
         if let Some(again) = &redelivered {
             inputs.push(again.clone());
         }
+        if cancellable && plan.cancel {
+            inputs.push(TurnInput::CancelRequested {
+                reason: "test".into(),
+            });
+        }
         delivered.extend(
             inputs
                 .iter()
@@ -312,7 +354,14 @@ fn run(program: &[Step], plans: &[TurnPlan]) -> Result<String, TestCaseError> {
         status = outcome.status;
     }
     match status {
-        TurnStatus::Completed { output } => Ok(output),
+        TurnStatus::Completed { output } => Ok(End::Completed(output)),
+        TurnStatus::Failed {
+            details:
+                ErrorDetails::Application {
+                    kind: AppErrorKind::Cancelled { .. },
+                    ..
+                },
+        } if cancellable => Ok(End::Cancelled),
         other => Err(TestCaseError::fail(format!("program ended {other:?}"))),
     }
 }
@@ -325,7 +374,10 @@ proptest! {
         program in proptest::collection::vec(step(), 0..10),
         plans in proptest::collection::vec(turn_plan(), 1..12),
     ) {
-        let output = run(&program, &plans)?;
+        let output = match run(&program, &plans, true)? {
+            End::Completed(output) => output,
+            End::Cancelled => return Ok(()),
+        };
         let pieces: Vec<&str> = if program.is_empty() {
             Vec::new()
         } else {
@@ -350,6 +402,6 @@ proptest! {
             .into_iter()
             .filter(|s| !matches!(s, Step::Race(_)))
             .collect();
-        prop_assert_eq!(run(&program, &first)?, run(&program, &second)?);
+        prop_assert_eq!(run(&program, &first, false)?, run(&program, &second, false)?);
     }
 }
