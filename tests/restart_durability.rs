@@ -210,6 +210,17 @@ async fn restart_event_raised_while_no_runtime_runs_is_delivered() {
     h.close().await;
 }
 
+/// When the first timer in `history` is due.
+fn timer_due(history: &[Event]) -> u64 {
+    history
+        .iter()
+        .find_map(|e| match e.kind {
+            EventKind::TimerCreated { fire_at_ms } => Some(fire_at_ms),
+            _ => None,
+        })
+        .expect("a TimerCreated event")
+}
+
 #[tokio::test]
 async fn restart_pending_timer_fires_after_restart() {
     let dir = tempfile::tempdir().unwrap();
@@ -223,17 +234,7 @@ async fn restart_pending_timer_fires_after_restart() {
         history_has(&h.client, "t-1", "TimerCreated")
     })
     .await;
-    let fire_at_ms = h
-        .client
-        .read_history("t-1")
-        .await
-        .unwrap()
-        .iter()
-        .find_map(|e| match e.kind {
-            EventKind::TimerCreated { fire_at_ms } => Some(fire_at_ms),
-            _ => None,
-        })
-        .unwrap();
+    let fire_at_ms = timer_due(&h.client.read_history("t-1").await.unwrap());
     h.close().await;
 
     // Stay down until the timer is overdue: nothing but the passing of time is awaited here.
@@ -291,13 +292,7 @@ async fn restart_timer_not_yet_due_does_not_fire_early_after_restart() {
     let h = open(&dir, &counts).await;
     assert_eq!(h.wait("t-2").await, completed("fired"));
     let history = h.client.read_history("t-2").await.unwrap();
-    let fire_at_ms = history
-        .iter()
-        .find_map(|e| match e.kind {
-            EventKind::TimerCreated { fire_at_ms } => Some(fire_at_ms),
-            _ => None,
-        })
-        .unwrap();
+    let fire_at_ms = timer_due(&history);
     let fired = history
         .iter()
         .find(|e| matches!(e.kind, EventKind::TimerFired { .. }))
